@@ -1,0 +1,83 @@
+"""A database handle: one engine, transactions with retry on serialization failures and races."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+
+from puhui.adapters.db.engine import is_sqlite, make_engine
+from puhui.adapters.db.migrate import upgrade
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+# SQLSTATEs a PostgreSQL client must be ready to retry (serialization failure, deadlock) and
+# unique violations, which here mean another writer won a race we will now see as "exists".
+RETRYABLE_SQLSTATES = {"40001", "40P01", "23505"}
+MAX_ATTEMPTS = 8
+
+
+class RetryableConflict(Exception):
+    """Raised inside a transaction to ask for a clean retry (e.g. a lost insert race)."""
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    if isinstance(exc, RetryableConflict):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate in RETRYABLE_SQLSTATES:
+        return True
+    text = str(exc.orig).lower()
+    if isinstance(exc, OperationalError) and "database is locked" in text:
+        return True
+    return isinstance(exc, IntegrityError) and (
+        "unique constraint failed" in text or "transfer already posted" in text
+    )
+
+
+class Database:
+    def __init__(self, url: str, engine: Engine | None = None) -> None:
+        self.url = url
+        self.engine = engine or make_engine(url)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return is_sqlite(self.url)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def migrate(self) -> None:
+        upgrade(self.engine)
+
+    def transaction(self, work: Callable[[Connection], T], *, attempts: int = MAX_ATTEMPTS) -> T:
+        """Run `work` in one transaction; retry it whole on a retryable conflict."""
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.engine.begin() as conn:
+                    return work(conn)
+            except Exception as exc:
+                if attempt == attempts or not _is_retryable(exc):
+                    raise
+                log.debug("retrying transaction after %s (attempt %d)", type(exc).__name__, attempt)
+                time.sleep(random.uniform(0, 0.002 * 2**attempt))
+        raise AssertionError("unreachable")
+
+    def read(self, work: Callable[[Connection], T]) -> T:
+        """A read-only transaction (on SQLite it does not take the write lock)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="DEFERRED")
+            with conn.begin():
+                return work(conn)
+
+    def dispose(self) -> None:
+        self.engine.dispose()

@@ -1,0 +1,55 @@
+"""Products stored as their validated definition (JSON), keyed by code, versioned on change."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from puhui.adapters.db.tables import products
+from puhui.domain.products import LoanProduct, parse_product
+
+
+def save(conn: Connection, product: LoanProduct, definition: Mapping[str, Any]) -> int:
+    """Insert or update a product; returns its version (unchanged definitions keep theirs)."""
+    text = json.dumps(definition, sort_keys=True, ensure_ascii=False, default=str)
+    row = conn.execute(
+        select(products.c.version, products.c.definition_json).where(products.c.code == product.code)
+    ).first()
+    values = {
+        "name": product.name,
+        "repayment_method": product.repayment_method.value,
+        "lender_type": product.lender_type.value,
+        "definition_json": text,
+        "active": True,
+        "updated_at": datetime.now(UTC),
+    }
+    if row is None:
+        conn.execute(products.insert().values(code=product.code, version=1, **values))
+        return 1
+    if row.definition_json == text:
+        return int(row.version)
+    version = int(row.version) + 1
+    conn.execute(products.update().where(products.c.code == product.code).values(version=version, **values))
+    return version
+
+
+def _from_row(definition_json: str) -> LoanProduct:
+    return parse_product(json.loads(definition_json))
+
+
+def get(conn: Connection, code: str) -> LoanProduct | None:
+    row = conn.execute(
+        select(products.c.definition_json).where(products.c.code == code, products.c.active.is_(True))
+    ).first()
+    return _from_row(row.definition_json) if row else None
+
+
+def list_active(conn: Connection) -> list[LoanProduct]:
+    rows = conn.execute(
+        select(products.c.definition_json).where(products.c.active.is_(True)).order_by(products.c.code)
+    )
+    return [_from_row(r.definition_json) for r in rows]

@@ -1,0 +1,98 @@
+"""Table definitions (SQLAlchemy Core). API schemas live elsewhere; these are storage only."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+products = Table(
+    "products",
+    metadata,
+    Column("code", String(40), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("repayment_method", String(32), nullable=False),
+    Column("lender_type", String(40), nullable=False),
+    Column("definition_json", Text, nullable=False),
+    Column("version", Integer, nullable=False, server_default="1"),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+ledger_accounts = Table(
+    "ledger_accounts",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("code", String(8), nullable=False),
+    Column("owner", String(100), nullable=False, server_default=""),
+    Column("type", String(16), nullable=False),
+    Column("debits_posted_minor", BigInteger, nullable=False, server_default="0"),
+    Column("credits_posted_minor", BigInteger, nullable=False, server_default="0"),
+    Column("version", BigInteger, nullable=False, server_default="0"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("code", "owner", name="uq_ledger_accounts_code_owner"),
+    CheckConstraint("debits_posted_minor >= 0 AND credits_posted_minor >= 0", name="posted_nonnegative"),
+)
+
+ledger_transfers = Table(
+    "ledger_transfers",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("code", String(32), nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("reverses_id", String(100), ForeignKey("ledger_transfers.id"), nullable=True, unique=True),
+    Column("content_hash", String(64), nullable=False),
+    Column("total_minor", BigInteger, nullable=False),
+    Column("entry_count", Integer, nullable=False),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    CheckConstraint("total_minor > 0 AND entry_count >= 2", name="nonempty"),
+)
+Index("ix_ledger_transfers_business_date", ledger_transfers.c.business_date)
+
+ledger_entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("transfer_id", String(100), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("account_id", BigInteger, ForeignKey("ledger_accounts.id"), nullable=False),
+    Column("side", String(1), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    PrimaryKeyConstraint("transfer_id", "seq", name="pk_ledger_entries"),
+    # Entries are written first, the transfer row last (it "seals" them): the FK waits for commit.
+    ForeignKeyConstraint(
+        ["transfer_id"],
+        ["ledger_transfers.id"],
+        name="fk_ledger_entries_transfer",
+        deferrable=True,
+        initially="DEFERRED",
+    ),
+    CheckConstraint("side IN ('D', 'C')", name="side"),
+    CheckConstraint("amount_minor > 0", name="positive"),
+)
+Index("ix_ledger_entries_account_id", ledger_entries.c.account_id)

@@ -1,0 +1,1 @@
+"""HTTP entry point: routes translate HTTP <-> use cases and domain errors -> statuses."""

@@ -1,0 +1,23 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from puhui import __version__
+from puhui.api import errors
+from puhui.api.routes import health, products, quotes
+from puhui.bootstrap import Container
+
+
+def create_app(container: Container) -> FastAPI:
+    app = FastAPI(
+        title="Puhui 普惠 lending API",
+        version=__version__,
+        description="Digital small loans: products, quotes with APR by the IRR method, and more.",
+    )
+    app.state.container = container
+    errors.install(app)
+    for router in (health.router, products.router, quotes.router):
+        app.include_router(router)
+    return app

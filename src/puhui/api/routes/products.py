@@ -1,0 +1,39 @@
+"""The product catalogue."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from puhui.api.deps import ContainerDep
+from puhui.api.errors import not_found
+from puhui.api.schemas.common import ERROR_RESPONSES
+from puhui.api.schemas.products import ProductCard
+from puhui.domain.apr import HUNDRED
+from puhui.domain.pricing import cheapest_apr, worst_case_apr
+from puhui.domain.products import LoanProduct
+from puhui.money import format_rate
+from puhui.services import catalogue
+
+router = APIRouter(prefix="/v1/products", tags=["products"])
+
+
+def _card(p: LoanProduct, container: ContainerDep) -> ProductCard:
+    today = container.clock.business_date()
+    return ProductCard(
+        **ProductCard.of(p).model_dump(exclude={"apr_from", "apr_to"}),
+        apr_from=format_rate(cheapest_apr(p, today) / HUNDRED),
+        apr_to=format_rate(worst_case_apr(p, today) / HUNDRED),
+    )
+
+
+@router.get("", response_model=list[ProductCard])
+def list_products(container: ContainerDep) -> list[ProductCard]:
+    return [_card(p, container) for p in catalogue.list_products(container.db)]
+
+
+@router.get("/{code}", response_model=ProductCard, responses=ERROR_RESPONSES)
+def get_product(code: str, container: ContainerDep) -> ProductCard:
+    product = catalogue.get_product(container.db, code)
+    if product is None:
+        raise not_found("product", code)
+    return _card(product, container)

@@ -1,0 +1,1 @@
+"""API request/response schemas (kept apart from the tables and the domain records)."""

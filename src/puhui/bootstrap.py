@@ -1,0 +1,31 @@
+"""Wiring: settings -> database -> clock. Nothing heavy happens at import time."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from puhui.adapters.db.database import Database
+from puhui.clock import Clock, SystemClock
+from puhui.config import Settings, load_settings
+from puhui.services import accounting, catalogue
+
+
+@dataclass
+class Container:
+    settings: Settings
+    db: Database
+    clock: Clock = field(default_factory=SystemClock)
+
+
+def build(database_url: str | None = None, clock: Clock | None = None) -> Container:
+    settings = load_settings(**({"database_url": database_url} if database_url else {}))
+    return Container(settings, Database(settings.database_url), clock or SystemClock())
+
+
+def prepare(container: Container, products_dir: Path | None = None) -> list[catalogue.LoadedProduct]:
+    """Migrate, open the chart of accounts and load the shipped products (idempotent)."""
+    container.db.migrate()
+    accounting.open_chart_of_accounts(container.db)
+    files = catalogue.product_files(products_dir or catalogue.DEMO_PRODUCTS_DIR)
+    return catalogue.load_products(container.db, files, container.clock.business_date())
