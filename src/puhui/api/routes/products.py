@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from puhui.api.deps import ContainerDep
 from puhui.api.errors import not_found
 from puhui.api.schemas.common import ERROR_RESPONSES
-from puhui.api.schemas.products import ProductCard
+from puhui.api.schemas.products import ProductCard, ProductOut
 from puhui.domain.apr import HUNDRED
 from puhui.domain.pricing import cheapest_apr, worst_case_apr
 from puhui.domain.products import LoanProduct
@@ -20,7 +20,7 @@ router = APIRouter(prefix="/v1/products", tags=["products"])
 def _card(p: LoanProduct, container: ContainerDep) -> ProductCard:
     today = container.clock.business_date()
     return ProductCard(
-        **ProductCard.of(p).model_dump(exclude={"apr_from", "apr_to"}),
+        **ProductOut.of(p).model_dump(),
         apr_from=format_rate(cheapest_apr(p, today) / HUNDRED),
         apr_to=format_rate(worst_case_apr(p, today) / HUNDRED),
     )

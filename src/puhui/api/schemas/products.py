@@ -46,7 +46,7 @@ class ProductOut(BaseModel):
 
     @classmethod
     def of(cls, p: LoanProduct) -> ProductOut:
-        return cls(
+        return ProductOut(
             code=p.code,
             name=p.name,
             name_en=p.name_en,

@@ -1,0 +1,3 @@
+from puhui.cli import main
+
+main()
