@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
 
 from puhui.adapters.db.database import Database
@@ -29,3 +30,24 @@ def prepare(container: Container, products_dir: Path | None = None) -> list[cata
     accounting.open_chart_of_accounts(container.db)
     files = catalogue.product_files(products_dir or catalogue.DEMO_PRODUCTS_DIR)
     return catalogue.load_products(container.db, files, container.clock.business_date())
+
+
+DEMO_CAPITAL_MINOR = 100_000_000_00  # RMB 100 M of lending capital for the demo lender
+DEMO_OPENING_DATE = date(2025, 1, 1)  # fixed, so re-running the demo posts nothing new
+
+
+def seed_demo_capital(container: Container) -> accounting.PostResult:
+    """The demo lender's paid-in capital in its bank account (idempotent by transfer id)."""
+    from puhui.domain.ledger import AccountCode, AccountKey, TransferCode, credit, debit, make_transfer
+
+    transfer = make_transfer(
+        "demo-capital",
+        TransferCode.CAPITAL,
+        [
+            debit(AccountKey(AccountCode.BANK_CASH), DEMO_CAPITAL_MINOR),
+            credit(AccountKey(AccountCode.EQUITY), DEMO_CAPITAL_MINOR),
+        ],
+        DEMO_OPENING_DATE,
+        description="paid-in capital of the demo lender",
+    )
+    return accounting.post_transfer(container.db, transfer)

@@ -17,7 +17,7 @@ from puhui.domain.apr import HUNDRED, apr_of_schedule
 from puhui.domain.enums import DayCount, PeriodInterest, RepaymentMethod
 from puhui.domain.errors import DomainValidationError
 from puhui.domain.schedule import LoanTerms, Schedule, ScheduleError, generate
-from puhui.money import ZERO, MoneyError, format_amount, format_rate, parse_amount, parse_rate
+from puhui.money import MoneyError, format_amount, format_rate, parse_amount, parse_rate
 
 app = typer.Typer(help="Puhui 普惠 — digital small loans.", no_args_is_help=True, add_completion=False)
 products_app = typer.Typer(help="The product catalogue.", no_args_is_help=True)
@@ -174,11 +174,12 @@ def demo(
     seed: Annotated[int, typer.Option(help="random seed for demo data")] = 7,
 ) -> None:
     """Create and migrate the database and seed the demo lender (products, chart of accounts)."""
-    from puhui.bootstrap import prepare
+    from puhui.bootstrap import prepare, seed_demo_capital
 
     container = _container(db)
     try:
         loaded = prepare(container)
+        seed_demo_capital(container)
     except DomainValidationError as exc:
         raise _fail(str(exc)) from None
     table = Table(title="Demo lender: products")
@@ -186,8 +187,9 @@ def demo(
         table.add_column(column)
     for item in loaded:
         warnings = "; ".join(w.rule_id for w in item.warnings)
-        table.add_row(item.product.code, item.product.name, item.product.repayment_method.value,
-                      str(item.version), warnings)
+        table.add_row(
+            item.product.code, item.product.name, item.product.repayment_method.value, str(item.version), warnings
+        )
     out.print(table)
     out.print(f"seed {seed}: chart of accounts open; database {container.db.dialect} ready")
 
@@ -284,8 +286,10 @@ def trial_balance(
         )
     out.print(table)
     status = "[green]balanced[/]" if tb.balanced else "[red]NOT balanced[/]"
-    out.print(f"debits {format_amount(from_minor(tb.debits_minor))} · credits "
-              f"{format_amount(from_minor(tb.credits_minor))} · {status}")
+    out.print(
+        f"debits {format_amount(from_minor(tb.debits_minor))} · credits "
+        f"{format_amount(from_minor(tb.credits_minor))} · {status}"
+    )
 
 
 def main() -> None:

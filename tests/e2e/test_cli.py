@@ -25,6 +25,8 @@ def test_demo_seeds_products_and_is_idempotent(db: Database) -> None:
     body = json.loads(tb.output)
     assert body["balanced"] is True
     assert {a["code"] for a in body["accounts"]} >= {"1001", "1201", "6011"}
+    cash = next(a for a in body["accounts"] if a["code"] == "1001")
+    assert cash["balance"] == "100000000.00"  # the demo capital, posted once however often demo runs
 
 
 def test_an_invalid_product_file_is_refused_naming_the_field(db: Database, tmp_path: Path) -> None:
