@@ -168,6 +168,38 @@ def serve(
     uvicorn.run(create_app(container), host=host, port=port, log_level="info")
 
 
+@app.command("bank-sim")
+def bank_sim(
+    port: Annotated[int, typer.Option(help="port", min=1, max=65535)] = 8100,
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    db: Annotated[str, typer.Option("--db", help="the simulator's own book")] = "sqlite:///var/bank-sim.db",
+    callback_url: Annotated[
+        str, typer.Option(help="where results are sent ('' for none)")
+    ] = "http://127.0.0.1:8000/v1/callbacks/bank",
+    secret: Annotated[str, typer.Option(help="HMAC secret shared with the platform", envvar="PUHUI_BANK_SECRET")] = (
+        "demo-bank-secret"
+    ),
+    latency_ms: Annotated[int, typer.Option(help="delay before answering and calling back", min=0)] = 50,
+    failure_rate: Annotated[float, typer.Option(help="share of payouts that fail, 0 to 1", min=0.0, max=1.0)] = 0.0,
+    seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+) -> None:
+    """Run the bank / payment-channel simulator as its own HTTP service."""
+    import uvicorn
+
+    from puhui.adapters.bank.simulator import SimulatorSettings, create_simulator_app
+
+    settings = SimulatorSettings(
+        database_url=db,
+        callback_url=callback_url or None,
+        secret=secret,
+        latency_ms=latency_ms,
+        failure_rate=failure_rate,
+        seed=seed,
+    )
+    out.print(f"bank simulator on http://{host}:{port} (callbacks to {settings.callback_url or 'nobody'})")
+    uvicorn.run(create_simulator_app(settings), host=host, port=port, log_level="warning")
+
+
 @app.command()
 def demo(
     db: DbOption = None,
