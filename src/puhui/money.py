@@ -63,11 +63,15 @@ def parse_amount(raw: object, *, allow_zero: bool = False) -> Decimal:
         raise MoneyError(f"{raw!r} is not a number") from exc
     if not value.is_finite():
         raise MoneyError("amount must be finite")
-    if value != value.quantize(CENT, rounding=ROUNDING):
+    try:
+        whole_fen = value.quantize(CENT, rounding=ROUNDING)
+    except InvalidOperation as exc:  # more digits than the decimal context holds, e.g. "1e30"
+        raise MoneyError("amount is too large") from exc
+    if value != whole_fen:
         raise MoneyError("amount has more than two decimals")
     if value < 0 or (value == 0 and not allow_zero):
         raise MoneyError("amount must be positive")
-    return value.quantize(CENT)
+    return whole_fen
 
 
 def parse_rate(raw: object) -> Decimal:

@@ -12,7 +12,6 @@ from puhui.domain.enums import PeriodInterest, RepaymentMethod
 from puhui.domain.errors import DomainValidationError, FieldProblem
 from puhui.domain.products import LoanProduct
 from puhui.domain.schedule import LoanTerms, Schedule, generate
-from puhui.money import ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,4 +141,3 @@ def check_product_admissible(product: LoanProduct, on: date) -> list[CapFinding]
             unique, f"product {product.code} is invalid: " + "; ".join(f"{p.path}: {p.message}" for p in unique)
         )
     return [f for f in findings if f.action is CapAction.WARN]
-

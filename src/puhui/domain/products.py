@@ -199,6 +199,8 @@ def parse_product(raw: Mapping[str, Any]) -> LoanProduct:
     rate_min, rate_max = _annual_rates(rates, day_count)
     product = LoanProduct(fees=fees, rate_annual_min=rate_min, rate_annual_max=rate_max, **values)  # type: ignore[arg-type]
     problems = check_product_rules(product)
+    if "daily_max" in rates and rate_max > 1:  # annual rates above 1 are refused by _rate already
+        problems.append(FieldProblem("rate_daily_max", f"is {rate_max} a year on {day_count.value}: above 100 %"))
     if problems:
         raise DomainValidationError(problems, _summary(raw, problems))
     return product
@@ -220,6 +222,8 @@ def _code(value: Any) -> str:
 def _parse_rates(r: _Reader) -> dict[str, Decimal | None]:
     """Rates come as annual fractions, or as daily ones for products quoted by the day."""
     if "rate_daily_min" in r.raw or "rate_daily_max" in r.raw:
+        if "rate_annual_min" in r.raw or "rate_annual_max" in r.raw:
+            r.fail("rate_daily_min", "give the rate either as rate_annual_* or as rate_daily_*, not both")
         return {"daily_min": r.get("rate_daily_min", _rate), "daily_max": r.get("rate_daily_max", _rate)}
     return {"annual_min": r.get("rate_annual_min", _rate), "annual_max": r.get("rate_annual_max", _rate)}
 

@@ -108,13 +108,15 @@ InterestOf = Callable[[int, Decimal], Decimal]  # (period index from 0, opening 
 
 
 def _interest_function(terms: LoanTerms, dates: tuple[date, ...]) -> InterestOf:
+    # Multiply first, divide last: annual / 12 (or / basis) is not a finite decimal, and a
+    # pre-divided rate can turn an exact half fen (x.xx5) into x.xx4999... that rounds down.
+    annual = terms.rate_annual
     if terms.period_interest is PeriodInterest.MONTHLY_RATE:
-        monthly = terms.rate_annual / TWELVE
-        return lambda _k, balance: round_money(balance * monthly)
-    daily = terms.rate_annual / terms.day_count.basis_days
+        return lambda _k, balance: round_money(balance * annual / TWELVE)
+    basis = terms.day_count.basis_days
     starts = (terms.start_date, *dates[:-1])
     days = tuple((end - begin).days for begin, end in zip(starts, dates, strict=True))
-    return lambda k, balance: round_money(balance * daily * days[k])
+    return lambda k, balance: round_money(balance * annual * days[k] / basis)
 
 
 def annuity_payment(principal: Decimal, rate_periodic: Decimal, periods: int) -> Decimal:
@@ -231,8 +233,11 @@ class RevolvingLine:
     def accrued_interest(self, on: date) -> Decimal:
         """Interest owed on `on`, before any event of that day."""
         days = self._days_until(on)
-        exact = (self.balance_days + self.principal * days) * self.rate_daily
-        return round_money(exact) - self.interest_paid
+        return round_money(self._exact_interest(self.balance_days + self.principal * days)) - self.interest_paid
+
+    def _exact_interest(self, balance_days: Decimal) -> Decimal:
+        # Multiply first, divide last, so an exact half fen is not lost to a pre-divided daily rate.
+        return balance_days * self.rate_annual / self.day_count.basis_days
 
     def draw(self, on: date, amount: Decimal) -> RevolvingLine:
         if amount <= 0 or amount != round_money(amount):
@@ -273,8 +278,9 @@ class RevolvingLine:
         return replace(self, as_of=on, balance_days=self.balance_days + self.principal * days)
 
     def _settle_if_clear(self) -> RevolvingLine:
-        """Once all interest is paid, restart the exact accumulator (keeps it from growing)."""
-        exact = self.balance_days * self.rate_daily
-        if round_money(exact) == self.interest_paid:
+        """Once the interest paid equals the EXACT interest accrued, restart the accumulator (keeps
+        it from growing). Restarting when only the rounded amount is paid would drop or double
+        the sub-fen remainder at every repayment, and the total charged would drift."""
+        if self._exact_interest(self.balance_days) == self.interest_paid:
             return replace(self, balance_days=ZERO, interest_paid=ZERO)
         return self
