@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
+from puhui.adapters.crypto import PiiCipher
 from puhui.adapters.db.database import Database
 from puhui.clock import Clock, SystemClock
 from puhui.config import Settings, load_settings
@@ -17,6 +18,13 @@ class Container:
     settings: Settings
     db: Database
     clock: Clock = field(default_factory=SystemClock)
+    _cipher: PiiCipher | None = field(default=None, repr=False)
+
+    @property
+    def cipher(self) -> PiiCipher:
+        if self._cipher is None:
+            self._cipher = PiiCipher(*self.settings.resolved_pii_keys())
+        return self._cipher
 
 
 def build(database_url: str | None = None, clock: Clock | None = None) -> Container:
@@ -51,3 +59,17 @@ def seed_demo_capital(container: Container) -> accounting.PostResult:
         description="paid-in capital of the demo lender",
     )
     return accounting.post_transfer(container.db, transfer)
+
+
+DEMO_STAFF = ("officer", "risk", "ops", "finance", "admin")
+
+
+def seed_demo_staff(container: Container) -> list[str]:
+    """Staff users officer, risk, ops, finance and admin with password "demo" (never in production)."""
+    from puhui.config import Environment
+    from puhui.domain.access import Role
+    from puhui.services.auth import create_staff_user
+
+    if container.settings.env is Environment.PRODUCTION:
+        raise RuntimeError("demo staff users are never created in production")
+    return [name for name in DEMO_STAFF if create_staff_user(container, name, "demo", Role(name))]

@@ -206,12 +206,13 @@ def demo(
     seed: Annotated[int, typer.Option(help="random seed for demo data")] = 7,
 ) -> None:
     """Create and migrate the database and seed the demo lender (products, chart of accounts)."""
-    from puhui.bootstrap import prepare, seed_demo_capital
+    from puhui.bootstrap import prepare, seed_demo_capital, seed_demo_staff
 
     container = _container(db)
     try:
         loaded = prepare(container)
         seed_demo_capital(container)
+        created = seed_demo_staff(container)
     except DomainValidationError as exc:
         raise _fail(str(exc)) from None
     table = Table(title="Demo lender: products")
@@ -224,6 +225,8 @@ def demo(
         )
     out.print(table)
     out.print(f"seed {seed}: chart of accounts open; database {container.db.dialect} ready")
+    if created:
+        out.print(f"staff users created (password 'demo'): {', '.join(created)}")
 
 
 @db_app.command("upgrade")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from enum import StrEnum
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +16,17 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class ConfigError(RuntimeError):
+    pass
+
+
+_DEV_SECRET = "puhui-development-only-secret"
+
+
+def _dev_key(purpose: str) -> str:
+    return base64.b64encode(hashlib.sha256(f"{_DEV_SECRET}:{purpose}".encode()).digest()).decode()
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="PUHUI_", env_file=".env", extra="ignore")
 
@@ -21,6 +34,30 @@ class Settings(BaseSettings):
     env: Environment = Environment.DEVELOPMENT
     host: str = "127.0.0.1"
     port: int = 8000
+    # field-level encryption of personal identifiers (AES-256-GCM) and their keyed look-up hash
+    pii_key: str = ""
+    pii_hash_key: str = ""
+    token_ttl_minutes: int = 60
+    otp_ttl_seconds: int = 300
+    otp_per_phone_per_minute: int = 5
+    otp_per_ip_per_minute: int = 10
+    otp_max_attempts: int = 5
+    bank_url: str = "http://127.0.0.1:8100"
+    bank_secret: str = "demo-bank-secret"
+
+    @property
+    def is_demo(self) -> bool:
+        return self.env is Environment.DEMO
+
+    def resolved_pii_keys(self) -> tuple[bytes, bytes]:
+        """The encryption and hashing keys; development-only defaults outside production."""
+        if self.env is Environment.PRODUCTION and not (self.pii_key and self.pii_hash_key):
+            raise ConfigError("PUHUI_PII_KEY and PUHUI_PII_HASH_KEY must be set in production")
+        enc = base64.b64decode(self.pii_key or _dev_key("pii-encryption"))
+        mac = base64.b64decode(self.pii_hash_key or _dev_key("pii-hash"))
+        if len(enc) != 32 or len(mac) < 32:
+            raise ConfigError("PUHUI_PII_KEY must be 32 bytes and PUHUI_PII_HASH_KEY at least 32, base64-encoded")
+        return enc, mac
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -1,12 +1,20 @@
-"""Typed dependency aliases for routes."""
+"""Typed dependency aliases for routes: the container, the caller, and role checks."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
+from puhui.api.errors import ApiError
 from puhui.bootstrap import Container
+from puhui.domain.access import Principal, Role
+from puhui.services import auth
+
+_bearer = HTTPBearer(auto_error=False)
+_api_key = APIKeyHeader(name="X-Api-Key", auto_error=False)
 
 
 def get_container(request: Request) -> Container:
@@ -15,3 +23,34 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def get_principal(
+    container: ContainerDep,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    api_key: Annotated[str | None, Depends(_api_key)],
+) -> Principal:
+    principal = None
+    if bearer is not None:
+        principal = auth.authenticate_token(container, bearer.credentials)
+    elif api_key:
+        principal = auth.authenticate_api_key(container, api_key)
+    if principal is None:
+        raise ApiError(401, "unauthorized", "sign in first: send 'Authorization: Bearer <token>' or 'X-Api-Key'")
+    return principal
+
+
+CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def require_roles(*roles: Role) -> Callable[[Principal], Principal]:
+    def check(principal: CurrentPrincipal) -> Principal:
+        if not principal.has_any(roles):
+            raise ApiError(403, "forbidden", f"this needs one of the roles: {', '.join(r.value for r in roles)}")
+        return principal
+
+    return check
+
+
+def client_ip(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

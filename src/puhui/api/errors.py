@@ -86,6 +86,36 @@ def install(app: FastAPI) -> None:
     async def _ledger(_: Request, exc: LedgerError) -> JSONResponse:
         return _respond(422, "ledger_error", str(exc))
 
+    from puhui.domain.access import MissingConsent
+    from puhui.services.auth import AuthError, RateLimited
+    from puhui.services.borrowers import Conflict, Forbidden, NotFound
+
+    @app.exception_handler(AuthError)
+    async def _auth(_: Request, exc: AuthError) -> JSONResponse:
+        return _respond(401, exc.code, str(exc))
+
+    @app.exception_handler(RateLimited)
+    async def _limited(_: Request, exc: RateLimited) -> JSONResponse:
+        response = _respond(429, exc.code, str(exc))
+        response.headers["Retry-After"] = str(exc.retry_after_s)
+        return response
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return _respond(404, exc.code, str(exc))
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+        return _respond(403, exc.code, str(exc))
+
+    @app.exception_handler(Conflict)
+    async def _conflict_409(_: Request, exc: Conflict) -> JSONResponse:
+        return _respond(409, exc.code, str(exc))
+
+    @app.exception_handler(MissingConsent)
+    async def _consent(_: Request, exc: MissingConsent) -> JSONResponse:
+        return _respond(409, exc.code, str(exc), [{"path": "consent", "message": exc.scope.value}])
+
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}

@@ -38,9 +38,7 @@ def _is_retryable(exc: BaseException) -> bool:
     text = str(exc.orig).lower()
     if isinstance(exc, OperationalError) and "database is locked" in text:
         return True
-    return isinstance(exc, IntegrityError) and (
-        "unique constraint failed" in text or "transfer already posted" in text
-    )
+    return isinstance(exc, IntegrityError) and ("unique constraint failed" in text or "transfer already posted" in text)
 
 
 class Database:

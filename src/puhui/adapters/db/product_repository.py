@@ -49,7 +49,5 @@ def get(conn: Connection, code: str) -> LoanProduct | None:
 
 
 def list_active(conn: Connection) -> list[LoanProduct]:
-    rows = conn.execute(
-        select(products.c.definition_json).where(products.c.active.is_(True)).order_by(products.c.code)
-    )
+    rows = conn.execute(select(products.c.definition_json).where(products.c.active.is_(True)).order_by(products.c.code))
     return [_from_row(r.definition_json) for r in rows]

@@ -96,3 +96,96 @@ ledger_entries = Table(
     CheckConstraint("amount_minor > 0", name="positive"),
 )
 Index("ix_ledger_entries_account_id", ledger_entries.c.account_id)
+
+# --- borrowers, consent, sign-in (migration 0002) ---------------------------------------------
+
+borrowers = Table(
+    "borrowers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(24), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("id_number_enc", Text, nullable=False),
+    Column("id_number_hash", String(64), nullable=False, unique=True),
+    Column("id_number_masked", String(32), nullable=False),
+    Column("phone_enc", Text, nullable=False),
+    Column("phone_hash", String(64), nullable=False, index=True),
+    Column("phone_masked", String(16), nullable=False),
+    Column("region", String(12), nullable=False),
+    Column("industry", String(40), nullable=True),
+    Column("staff_count", Integer, nullable=True),
+    Column("annual_revenue_minor", BigInteger, nullable=True),
+    Column("total_assets_minor", BigInteger, nullable=True),
+    Column("size_class", String(16), nullable=False),
+    Column("inclusive", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("borrower_id", String(36), ForeignKey("borrowers.id"), nullable=False, index=True),
+    Column("scope", String(32), nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("text_version", String(40), nullable=False),
+    Column("granted_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True), nullable=True),
+)
+
+staff_users = Table(
+    "staff_users",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+auth_tokens = Table(
+    "auth_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("subject_kind", String(16), nullable=False),
+    Column("subject_id", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_hash", String(64), primary_key=True),
+    Column("partner", String(100), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+otp_challenges = Table(
+    "otp_challenges",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("phone_hash", String(64), nullable=False, index=True),
+    Column("client_ip", String(64), nullable=False),
+    Column("code_hash", String(64), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("consumed_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False, index=True),
+)
+
+sms_outbox = Table(
+    "sms_outbox",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("phone_enc", Text, nullable=False),
+    Column("phone_masked", String(16), nullable=False),
+    Column("message", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -77,7 +77,7 @@ class ProductOut(BaseModel):
 
 
 class ProductCard(ProductOut):
-    apr_from: str = Field(description="lowest APR the product can show, fraction (\"0.0720\")")
+    apr_from: str = Field(description='lowest APR the product can show, fraction ("0.0720")')
     apr_to: str = Field(description="highest APR the product can show, fraction")
 
 
@@ -125,8 +125,8 @@ class QuoteOut(BaseModel):
     total_interest: str
     total_fees: str
     total_repayment: str
-    apr: str = Field(description="APR by the IRR method, as a fraction with four decimals (\"0.1783\")")
-    apr_percent: str = Field(description="the same APR as a percentage with two decimals (\"17.83\")")
+    apr: str = Field(description='APR by the IRR method, as a fraction with four decimals ("0.1783")')
+    apr_percent: str = Field(description='the same APR as a percentage with two decimals ("17.83")')
     warnings: list[WarningOut]
 
     @classmethod

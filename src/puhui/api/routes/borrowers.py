@@ -1,0 +1,60 @@
+"""Borrowers and their consents. A borrower sees only their own records (others are 404)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from puhui.api.deps import ContainerDep, CurrentPrincipal
+from puhui.api.schemas.common import ERROR_RESPONSES
+from puhui.api.schemas.people import BorrowerIn, BorrowerOut, ConsentIn, ConsentOut
+from puhui.services import borrowers
+
+router = APIRouter(prefix="/v1/borrowers", tags=["borrowers"])
+
+
+@router.post("", status_code=201, response_model=BorrowerOut, responses=ERROR_RESPONSES)
+def register(body: BorrowerIn, container: ContainerDep, caller: CurrentPrincipal) -> BorrowerOut:
+    command = borrowers.NewBorrower(
+        kind=body.kind,
+        name=body.name,
+        id_number=body.id_number,
+        phone=body.phone,
+        region=body.region,
+        industry=body.industry,
+        staff_count=body.staff_count,
+        annual_revenue=body.annual_revenue,
+        total_assets=body.total_assets,
+    )
+    return BorrowerOut.of(borrowers.register(container, command, caller))
+
+
+@router.get("", response_model=list[BorrowerOut], responses=ERROR_RESPONSES)
+def list_borrowers(
+    container: ContainerDep,
+    caller: CurrentPrincipal,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> list[BorrowerOut]:
+    return [BorrowerOut.of(v) for v in borrowers.list_for(container, caller, limit, offset)]
+
+
+@router.get("/{borrower_id}", response_model=BorrowerOut, responses=ERROR_RESPONSES)
+def get_borrower(borrower_id: str, container: ContainerDep, caller: CurrentPrincipal) -> BorrowerOut:
+    return BorrowerOut.of(borrowers.get(container, borrower_id, caller))
+
+
+@router.post("/{borrower_id}/consents", status_code=201, response_model=ConsentOut, responses=ERROR_RESPONSES)
+def grant(borrower_id: str, body: ConsentIn, container: ContainerDep, caller: CurrentPrincipal) -> ConsentOut:
+    return ConsentOut.of(borrowers.grant_consent(container, borrower_id, body.scope, body.text_version, caller))
+
+
+@router.get("/{borrower_id}/consents", response_model=list[ConsentOut], responses=ERROR_RESPONSES)
+def consents(borrower_id: str, container: ContainerDep, caller: CurrentPrincipal) -> list[ConsentOut]:
+    return [ConsentOut.of(v) for v in borrowers.list_consents(container, borrower_id, caller)]
+
+
+@router.delete("/{borrower_id}/consents/{consent_id}", response_model=ConsentOut, responses=ERROR_RESPONSES)
+def revoke(borrower_id: str, consent_id: str, container: ContainerDep, caller: CurrentPrincipal) -> ConsentOut:
+    return ConsentOut.of(borrowers.revoke_consent(container, borrower_id, consent_id, caller))
