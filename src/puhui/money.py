@@ -48,7 +48,7 @@ def to_minor(amount: Decimal) -> int:
 
 def from_minor(minor: int) -> Decimal:
     """Convert integer fen back to a two-decimal amount."""
-    return (Decimal(minor) / MINOR_PER_UNIT).quantize(CENT)
+    return Decimal(minor).scaleb(-2)
 
 
 def parse_amount(raw: object, *, allow_zero: bool = False) -> Decimal:

@@ -130,7 +130,9 @@ def test_database_refuses_an_unbalanced_transfer_written_behind_the_domain(db: D
             ENTRY.format(t="bad", s=1, a=b, d="C", m=499),
             SEAL.format(t="bad", m=500, n=2),
         )
-    with pytest.raises(DBAPIError, match="unbalanced"):  # a single-entry "transfer"
+    with pytest.raises(DBAPIError, match="unbalanced"):  # a single entry, claimed to be two
+        _raw(db, ENTRY.format(t="one", s=0, a=a, d="D", m=5), SEAL.format(t="one", m=5, n=2))
+    with pytest.raises(DBAPIError, match=r"unbalanced|nonempty"):  # a single-entry "transfer"
         _raw(db, ENTRY.format(t="one", s=0, a=a, d="D", m=5), SEAL.format(t="one", m=5, n=1))
     assert get_transfer(db, "bad") is None
 

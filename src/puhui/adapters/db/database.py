@@ -32,6 +32,8 @@ def _is_retryable(exc: BaseException) -> bool:
         return True
     if not isinstance(exc, DBAPIError):
         return False
+    if exc.connection_invalidated:  # the server went away or the pooled connection was stale
+        return True
     sqlstate = getattr(exc.orig, "sqlstate", None)
     if sqlstate in RETRYABLE_SQLSTATES:
         return True

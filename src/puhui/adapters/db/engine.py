@@ -27,7 +27,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     if is_sqlite(url):
         return _sqlite_engine(url, **kwargs)
-    kwargs.setdefault("pool_pre_ping", True)
+    # No pre-ping (a round trip per transaction): a dead pooled connection is invalidated on
+    # first use and Database.transaction retries on a fresh one.
+    kwargs.setdefault("pool_recycle", 1800)
     kwargs.setdefault("pool_size", 10)
     return create_engine(url, **kwargs)
 

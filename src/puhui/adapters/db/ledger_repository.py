@@ -66,17 +66,20 @@ SELECT t.*, %(created_at)s FROM unnest(
 ) AS t
 """
 
-# NO KEY UPDATE is the lock an UPDATE of non-key columns takes; plain FOR UPDATE would also
-# conflict with the KEY SHARE locks that other writers' entry foreign keys hold, and deadlock.
-_PG_LOCK_ACCOUNTS = "SELECT id FROM ledger_accounts WHERE id = ANY(%(aid)s::bigint[]) ORDER BY id FOR NO KEY UPDATE"
-
+# One statement: the MATERIALIZED CTE takes the row locks in id order (a locking clause locks rows
+# as they come out of the ORDER BY), then the UPDATE adds the totals to the rows it holds. NO KEY
+# UPDATE is the lock an UPDATE of non-key columns takes; plain FOR UPDATE would also conflict with
+# the KEY SHARE locks that other writers' entry foreign keys hold, and deadlock.
 _PG_UPDATE_BALANCES = """
+WITH locked AS MATERIALIZED (
+  SELECT id FROM ledger_accounts WHERE id = ANY(%(aid)s::bigint[]) ORDER BY id FOR NO KEY UPDATE
+)
 UPDATE ledger_accounts AS a
 SET debits_posted_minor = a.debits_posted_minor + v.d,
     credits_posted_minor = a.credits_posted_minor + v.c,
     version = a.version + 1
-FROM unnest(%(aid)s::bigint[], %(d)s::bigint[], %(c)s::bigint[]) AS v(aid, d, c)
-WHERE a.id = v.aid
+FROM unnest(%(aid)s::bigint[], %(d)s::bigint[], %(c)s::bigint[]) AS v(aid, d, c), locked
+WHERE a.id = v.aid AND locked.id = v.aid
 """
 
 
@@ -234,11 +237,8 @@ def apply_balance_changes(
     if not rows:
         return
     if _is_postgres(conn):
-        # One UPDATE over many rows does not promise an order, so take the row locks first, in
-        # id order (a locking clause locks rows as they come out of the ORDER BY).
-        columns = _columns(rows)
-        conn.exec_driver_sql(_PG_LOCK_ACCOUNTS, {"aid": columns["aid"]})
-        conn.exec_driver_sql(_PG_UPDATE_BALANCES, columns)
+        # One UPDATE over many rows does not promise an order: the statement locks them first.
+        conn.exec_driver_sql(_PG_UPDATE_BALANCES, _columns(rows))
         return
     stmt = (
         update(ledger_accounts)
