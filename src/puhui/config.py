@@ -42,6 +42,7 @@ class Settings(BaseSettings):
     otp_per_phone_per_minute: int = 5
     otp_per_ip_per_minute: int = 10
     otp_max_attempts: int = 5
+    offer_ttl_hours: int = 72
     bank_url: str = "http://127.0.0.1:8100"
     bank_secret: str = "demo-bank-secret"
 

@@ -168,7 +168,7 @@ def _view(row: Any) -> BorrowerView:
     )
 
 
-def _owned(conn: Connection, borrower_id: str, caller: Principal) -> Any:
+def owned_borrower(conn: Connection, borrower_id: str, caller: Principal) -> Any:
     """The borrower row if the caller may see it; NotFound otherwise (never 'forbidden')."""
     row = conn.execute(select(borrowers).where(borrowers.c.id == borrower_id)).first()
     if row is None:
@@ -181,7 +181,7 @@ def _owned(conn: Connection, borrower_id: str, caller: Principal) -> Any:
 
 
 def get(container: Container, borrower_id: str, caller: Principal) -> BorrowerView:
-    return _view(container.db.read(lambda conn: _owned(conn, borrower_id, caller)))
+    return _view(container.db.read(lambda conn: owned_borrower(conn, borrower_id, caller)))
 
 
 def list_for(container: Container, caller: Principal, limit: int = 50, offset: int = 0) -> list[BorrowerView]:
@@ -230,7 +230,7 @@ def grant_consent(
     consent_id = str(uuid.uuid4())
 
     def work(conn: Connection) -> None:
-        _owned(conn, borrower_id, caller)
+        owned_borrower(conn, borrower_id, caller)
         conn.execute(
             consents.insert().values(
                 id=consent_id,
@@ -253,7 +253,7 @@ def revoke_consent(container: Container, borrower_id: str, consent_id: str, call
     now = container.clock.now()
 
     def work(conn: Connection) -> ConsentView:
-        _owned(conn, borrower_id, caller)
+        owned_borrower(conn, borrower_id, caller)
         where = and_(consents.c.id == consent_id, consents.c.borrower_id == borrower_id)
         row = conn.execute(select(consents).where(where)).first()
         if row is None:
@@ -267,7 +267,7 @@ def revoke_consent(container: Container, borrower_id: str, consent_id: str, call
 
 def list_consents(container: Container, borrower_id: str, caller: Principal) -> list[ConsentView]:
     def work(conn: Connection) -> list[ConsentView]:
-        _owned(conn, borrower_id, caller)
+        owned_borrower(conn, borrower_id, caller)
         rows = conn.execute(
             select(consents).where(consents.c.borrower_id == borrower_id).order_by(consents.c.granted_at)
         )

@@ -189,3 +189,35 @@ sms_outbox = Table(
     Column("message", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# --- origination (migration 0003) -------------------------------------------------------------
+
+applications = Table(
+    "applications",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("borrower_id", String(36), ForeignKey("borrowers.id"), nullable=False, index=True),
+    Column("product_code", String(40), ForeignKey("products.code"), nullable=False),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("term_months", Integer, nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("decision_json", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+offers = Table(
+    "offers",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("application_id", String(36), ForeignKey("applications.id"), nullable=False, unique=True),
+    Column("amount_minor", BigInteger, nullable=False),
+    Column("term_months", Integer, nullable=False),
+    Column("rate_annual", String(12), nullable=False),
+    Column("apr_percent", String(12), nullable=False),
+    Column("upfront_fee_minor", BigInteger, nullable=False),
+    Column("schedule_json", Text, nullable=False),
+    Column("valid_until", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

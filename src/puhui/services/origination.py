@@ -1,0 +1,186 @@
+"""Origination: application -> decision -> offer valid for a set time.
+
+(Accepting an offer, the e-contract and signing follow in the lifecycle issue's next steps.)
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from puhui.adapters.db import product_repository
+from puhui.adapters.db.tables import applications, offers
+from puhui.bootstrap import Container
+from puhui.domain.access import ConsentScope, Principal
+from puhui.domain.enums import BorrowerKind
+from puhui.domain.errors import DomainValidationError, FieldProblem
+from puhui.domain.pricing import check_request
+from puhui.money import format_amount, format_rate, from_minor, to_minor
+from puhui.risk.decision import Decision, DecisionRequest, Outcome, decide
+from puhui.services.borrowers import NotFound, owned_borrower, require_consent
+
+
+@dataclass(frozen=True, slots=True)
+class NewApplication:
+    borrower_id: str
+    product_code: str
+    amount: Decimal
+    term_months: int
+    purpose: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationView:
+    id: str
+    borrower_id: str
+    product_code: str
+    amount: Decimal
+    term_months: int
+    purpose: str
+    status: str
+    decision: dict[str, Any]
+    offer: dict[str, Any] | None
+    created_at: datetime
+
+
+def _decision_record(d: Decision) -> dict[str, Any]:
+    return {
+        "outcome": d.outcome.value,
+        "approved_amount": format_amount(d.approved_amount),
+        "credit_limit": format_amount(d.credit_limit),
+        "annual_rate": format_rate(d.rate_annual) if d.rate_annual is not None else None,
+        "apr": format_rate(d.apr_percent / 100) if d.apr_percent is not None else None,
+        "reasons": [{"code": r.code, "text": r.text_zh, "text_en": r.text_en} for r in d.reasons],
+        "policy_version": d.policy_version,
+        "model_version": d.model_version,
+    }
+
+
+def _schedule_record(d: Decision) -> list[dict[str, str | int]]:
+    assert d.quote is not None
+    return [
+        {
+            "n": i.n,
+            "due_date": i.due_date.isoformat(),
+            "principal": format_amount(i.principal),
+            "interest": format_amount(i.interest),
+            "fee": format_amount(i.fee),
+            "payment": format_amount(i.payment),
+            "balance": format_amount(i.balance),
+        }
+        for i in d.quote.schedule.installments
+    ]
+
+
+def apply(container: Container, cmd: NewApplication, caller: Principal) -> ApplicationView:
+    """Decide at once; an approval comes with an offer valid for `offer_ttl_hours`."""
+    now = container.clock.now()
+    today = container.clock.business_date()
+    application_id = str(uuid.uuid4())
+
+    def work(conn: Connection) -> ApplicationView:
+        borrower = owned_borrower(conn, cmd.borrower_id, caller)
+        product = product_repository.get(conn, cmd.product_code)
+        if product is None:
+            raise DomainValidationError([FieldProblem("product_code", f"product {cmd.product_code} does not exist")])
+        check_request(product, cmd.amount, cmd.term_months, product.rate_annual_min)
+        require_consent(conn, cmd.borrower_id, ConsentScope.CREDIT_ASSESSMENT)
+        decision = decide(DecisionRequest(product, BorrowerKind(borrower.kind), cmd.amount, cmd.term_months, today))
+        record = _decision_record(decision)
+        conn.execute(
+            applications.insert().values(
+                id=application_id,
+                borrower_id=cmd.borrower_id,
+                product_code=product.code,
+                amount_minor=to_minor(cmd.amount),
+                term_months=cmd.term_months,
+                purpose=cmd.purpose,
+                status=decision.outcome.value,
+                decision_json=json.dumps(record, ensure_ascii=False),
+                created_at=now,
+            )
+        )
+        offer = None
+        if decision.outcome is Outcome.APPROVED:
+            offer = _make_offer(conn, container, application_id, decision, now)
+        return ApplicationView(
+            application_id,
+            cmd.borrower_id,
+            product.code,
+            cmd.amount,
+            cmd.term_months,
+            cmd.purpose,
+            decision.outcome.value,
+            record,
+            offer,
+            now,
+        )
+
+    return container.db.transaction(work)
+
+
+def _make_offer(
+    conn: Connection, container: Container, application_id: str, d: Decision, now: datetime
+) -> dict[str, Any]:
+    assert d.quote is not None and d.rate_annual is not None and d.apr_percent is not None
+    offer = {
+        "id": str(uuid.uuid4()),
+        "application_id": application_id,
+        "amount_minor": to_minor(d.approved_amount),
+        "term_months": d.quote.term_months,
+        "rate_annual": format_rate(d.rate_annual),
+        "apr_percent": str(d.apr_percent),
+        "upfront_fee_minor": to_minor(d.quote.upfront_fee),
+        "schedule_json": json.dumps(_schedule_record(d)),
+        "valid_until": now + timedelta(hours=container.settings.offer_ttl_hours),
+        "status": "open",
+        "created_at": now,
+    }
+    conn.execute(offers.insert().values(**offer))
+    return _offer_view(offer)
+
+
+def _offer_view(row: Any) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "amount": format_amount(from_minor(int(row["amount_minor"]))),
+        "term_months": row["term_months"],
+        "annual_rate": row["rate_annual"],
+        "apr": format_rate(Decimal(row["apr_percent"]) / 100),
+        "upfront_fee": format_amount(from_minor(int(row["upfront_fee_minor"]))),
+        "valid_until": row["valid_until"],
+        "status": row["status"],
+        "schedule": json.loads(row["schedule_json"]),
+    }
+
+
+def get_application(container: Container, application_id: str, caller: Principal) -> ApplicationView:
+    def work(conn: Connection) -> ApplicationView:
+        row = conn.execute(select(applications).where(applications.c.id == application_id)).first()
+        if row is None:
+            raise NotFound(f"application {application_id} was not found")
+        try:
+            owned_borrower(conn, row.borrower_id, caller)
+        except NotFound:
+            raise NotFound(f"application {application_id} was not found") from None
+        offer_row = conn.execute(select(offers).where(offers.c.application_id == application_id)).first()
+        return ApplicationView(
+            row.id,
+            row.borrower_id,
+            row.product_code,
+            from_minor(int(row.amount_minor)),
+            row.term_months,
+            row.purpose,
+            row.status,
+            json.loads(row.decision_json),
+            _offer_view(offer_row._mapping) if offer_row else None,
+            row.created_at,
+        )
+
+    return container.db.read(work)
