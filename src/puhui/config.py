@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     otp_per_ip_per_minute: int = 10
     otp_max_attempts: int = 5
     offer_ttl_hours: int = 72
+    signing_key: str = ""  # base64 of the platform's 32-byte Ed25519 private key
     bank_url: str = "http://127.0.0.1:8100"
     bank_secret: str = "demo-bank-secret"
 
@@ -59,6 +60,15 @@ class Settings(BaseSettings):
         if len(enc) != 32 or len(mac) < 32:
             raise ConfigError("PUHUI_PII_KEY must be 32 bytes and PUHUI_PII_HASH_KEY at least 32, base64-encoded")
         return enc, mac
+
+
+def resolved_signing_key(settings: Settings) -> bytes:
+    if settings.env is Environment.PRODUCTION and not settings.signing_key:
+        raise ConfigError("PUHUI_SIGNING_KEY must be set in production")
+    key = base64.b64decode(settings.signing_key or _dev_key("contract-signing"))
+    if len(key) != 32:
+        raise ConfigError("PUHUI_SIGNING_KEY must be 32 bytes, base64-encoded")
+    return key
 
 
 def load_settings(**overrides: object) -> Settings:

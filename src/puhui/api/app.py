@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from puhui import __version__
 from puhui.api import errors
-from puhui.api.routes import applications, auth, borrowers, health, products, quotes
+from puhui.api.routes import applications, auth, borrowers, contracts, health, products, quotes
 from puhui.bootstrap import Container
 
 
@@ -18,6 +18,14 @@ def create_app(container: Container) -> FastAPI:
     )
     app.state.container = container
     errors.install(app)
-    for router in (health.router, auth.router, borrowers.router, products.router, quotes.router, applications.router):
+    for router in (
+        health.router,
+        auth.router,
+        borrowers.router,
+        products.router,
+        quotes.router,
+        applications.router,
+        contracts.router,
+    ):
         app.include_router(router)
     return app

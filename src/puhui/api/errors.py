@@ -112,6 +112,12 @@ def install(app: FastAPI) -> None:
     async def _conflict_409(_: Request, exc: Conflict) -> JSONResponse:
         return _respond(409, exc.code, str(exc))
 
+    from puhui.services.contracts import OfferExpired
+
+    @app.exception_handler(OfferExpired)
+    async def _expired(_: Request, exc: OfferExpired) -> JSONResponse:
+        return _respond(409, exc.code, str(exc))
+
     @app.exception_handler(MissingConsent)
     async def _consent(_: Request, exc: MissingConsent) -> JSONResponse:
         return _respond(409, exc.code, str(exc), [{"path": "consent", "message": exc.scope.value}])

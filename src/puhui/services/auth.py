@@ -107,9 +107,8 @@ def request_otp(container: Container, phone: str, client_ip: str) -> OtpSent:
     return OtpSent(settings.otp_ttl_seconds, code if settings.is_demo else None)
 
 
-def token_by_otp(container: Container, phone: str, otp: str) -> IssuedToken:
-    """Exchange the newest unexpired OTP for a borrower token; wrong codes count as attempts."""
-    digest = phone_hash(container, phone)
+def consume_otp(container: Container, digest: str, otp: str) -> bool:
+    """Spend the newest unexpired OTP of the phone with this keyed hash; wrong codes count as tries."""
     now = container.clock.now()
 
     def work(conn: Connection) -> bool:
@@ -126,7 +125,13 @@ def token_by_otp(container: Container, phone: str, otp: str) -> IssuedToken:
         conn.execute(otp_challenges.update().where(otp_challenges.c.id == row.id).values(**values))
         return ok
 
-    if not container.db.transaction(work):
+    return container.db.transaction(work)
+
+
+def token_by_otp(container: Container, phone: str, otp: str) -> IssuedToken:
+    """Exchange the newest unexpired OTP for a borrower token."""
+    digest = phone_hash(container, phone)
+    if not consume_otp(container, digest, otp):
         raise AuthError("the code is wrong or has expired; request a new one")
     return issue_token(container, Principal(SubjectKind.PHONE, digest, Role.BORROWER))
 

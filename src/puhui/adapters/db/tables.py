@@ -221,3 +221,36 @@ offers = Table(
     Column("status", String(16), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# --- contracts and loans (migration 0004) -----------------------------------------------------
+
+contracts = Table(
+    "contracts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("offer_id", String(36), ForeignKey("offers.id"), nullable=False, unique=True),
+    Column("application_id", String(36), ForeignKey("applications.id"), nullable=False),
+    Column("borrower_id", String(36), ForeignKey("borrowers.id"), nullable=False, index=True),
+    Column("terms_json", Text, nullable=False),
+    Column("document_html", Text, nullable=False),
+    Column("document_sha256", String(64), nullable=False),
+    Column("platform_signature", Text, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("signed_at", DateTime(timezone=True), nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+loans = Table(
+    "loans",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("contract_id", String(36), ForeignKey("contracts.id"), nullable=False, unique=True),
+    Column("borrower_id", String(36), ForeignKey("borrowers.id"), nullable=False, index=True),
+    Column("product_code", String(40), ForeignKey("products.code"), nullable=False),
+    Column("principal_minor", BigInteger, nullable=False),
+    Column("rate_annual", String(12), nullable=False),
+    Column("term_months", Integer, nullable=False),
+    Column("status", String(24), nullable=False),
+    Column("schedule_json", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -1,0 +1,100 @@
+"""E-contracts: the terms, the document of record, signing by SMS code, and tamper verification."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from puhui.api.deps import ContainerDep, CurrentPrincipal
+from puhui.api.schemas.common import ERROR_RESPONSES
+from puhui.services import contracts
+from puhui.services.contracts import ContractView
+
+router = APIRouter(tags=["contracts"])
+
+
+class ContractOut(BaseModel):
+    id: str
+    application_id: str
+    borrower_id: str
+    status: str
+    terms: dict[str, Any]
+    document_sha256: str
+    platform_signature: str
+    signed_at: datetime | None
+    loan_id: str | None
+
+    @classmethod
+    def of(cls, v: ContractView) -> ContractOut:
+        return cls(
+            id=v.id,
+            application_id=v.application_id,
+            borrower_id=v.borrower_id,
+            status=v.status,
+            terms=v.terms,
+            document_sha256=v.document_sha256,
+            platform_signature=v.platform_signature,
+            signed_at=v.signed_at,
+            loan_id=v.loan_id,
+        )
+
+
+class AcceptOut(BaseModel):
+    contract_id: str
+
+
+class SignIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    otp: str = Field(min_length=4, max_length=10)
+
+
+class SignOut(BaseModel):
+    loan_id: str
+    document_sha256: str
+    signature: str
+
+
+class VerifyOut(BaseModel):
+    valid: bool
+    stored_sha256: str
+    document_sha256: str
+    signature_valid: bool
+
+
+@router.post(
+    "/v1/applications/{application_id}/accept", status_code=201, response_model=AcceptOut, responses=ERROR_RESPONSES
+)
+def accept(application_id: str, container: ContainerDep, caller: CurrentPrincipal) -> AcceptOut:
+    return AcceptOut(contract_id=contracts.accept(container, application_id, caller).id)
+
+
+@router.get("/v1/contracts/{contract_id}", response_model=ContractOut, responses=ERROR_RESPONSES)
+def get_contract(contract_id: str, container: ContainerDep, caller: CurrentPrincipal) -> ContractOut:
+    return ContractOut.of(contracts.get(container, contract_id, caller))
+
+
+@router.get("/v1/contracts/{contract_id}/document", response_class=HTMLResponse, responses=ERROR_RESPONSES)
+def get_document(contract_id: str, container: ContainerDep, caller: CurrentPrincipal) -> HTMLResponse:
+    return HTMLResponse(contracts.document(container, contract_id, caller))
+
+
+@router.post("/v1/contracts/{contract_id}/sign", status_code=201, response_model=SignOut, responses=ERROR_RESPONSES)
+def sign(contract_id: str, body: SignIn, container: ContainerDep, caller: CurrentPrincipal) -> SignOut:
+    view = contracts.sign(container, contract_id, body.otp, caller)
+    assert view.loan_id is not None
+    return SignOut(loan_id=view.loan_id, document_sha256=view.document_sha256, signature=view.platform_signature)
+
+
+@router.get("/v1/contracts/{contract_id}/verify", response_model=VerifyOut, responses=ERROR_RESPONSES)
+def verify(contract_id: str, container: ContainerDep, caller: CurrentPrincipal) -> VerifyOut:
+    v = contracts.verify(container, contract_id, caller)
+    return VerifyOut(
+        valid=v.valid,
+        stored_sha256=v.stored_sha256,
+        document_sha256=v.document_sha256,
+        signature_valid=v.signature_valid,
+    )
