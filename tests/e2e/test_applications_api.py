@@ -2,29 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
 
-from puhui.adapters.db.database import Database
-from puhui.api.app import create_app
-from puhui.bootstrap import Container, prepare
-from puhui.clock import FixedClock
-from puhui.config import load_settings
 from tests.helpers import borrower_token, phone, resident_id, uscc
-
-NOW = datetime(2026, 11, 22, 2, tzinfo=UTC)
 
 
 @pytest.fixture
-def client(db: Database) -> Iterator[TestClient]:
-    container = Container(load_settings(database_url=db.url, env="demo"), db, FixedClock(NOW))
-    prepare(container)
-    with TestClient(create_app(container)) as c:
-        yield c
+def client(demo_client: TestClient) -> TestClient:
+    return demo_client
 
 
 def _business(client: TestClient, n: int, consent: bool = True) -> tuple[dict[str, str], str]:

@@ -2,32 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from puhui.adapters.db.database import Database
-from puhui.api.app import create_app
-from puhui.bootstrap import Container, prepare
 from puhui.clock import FixedClock
-from puhui.config import load_settings
 from tests.helpers import borrower_token, phone, resident_id
 
 
 @pytest.fixture
-def clock() -> FixedClock:
-    return FixedClock(datetime(2026, 11, 22, 2, tzinfo=UTC))
-
-
-@pytest.fixture
-def client(db: Database, clock: FixedClock) -> Iterator[TestClient]:
-    container = Container(load_settings(database_url=db.url, env="demo"), db, clock)
-    prepare(container)
-    with TestClient(create_app(container)) as c:
-        yield c
+def client(demo_client: TestClient) -> TestClient:
+    return demo_client
 
 
 def _approved(client: TestClient, n: int, product: str = "PH-AGRI", amount: str = "20000.00") -> tuple[dict, str]:
