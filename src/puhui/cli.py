@@ -229,6 +229,19 @@ def demo(
         out.print(f"staff users created (password 'demo'): {', '.join(created)}")
 
 
+@app.command()
+def reconcile(db: DbOption = None) -> None:
+    """Finish disbursements left pending: ask the bank for each, then post, void or resubmit."""
+    from puhui.services.disbursement import reconcile as run
+
+    container = _container(db)
+    report = run(container)
+    out.print(
+        f"checked {report.checked} · resubmitted {report.resubmitted} · posted {report.posted} · "
+        f"failed {report.failed} · still pending {report.still_pending}"
+    )
+
+
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Apply every migration."""

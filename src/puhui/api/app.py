@@ -6,7 +6,7 @@ from fastapi import FastAPI
 
 from puhui import __version__
 from puhui.api import errors
-from puhui.api.routes import applications, auth, borrowers, contracts, health, products, quotes
+from puhui.api.routes import applications, auth, borrowers, callbacks, contracts, health, loans, products, quotes
 from puhui.bootstrap import Container
 
 
@@ -26,6 +26,8 @@ def create_app(container: Container) -> FastAPI:
         quotes.router,
         applications.router,
         contracts.router,
+        loans.router,
+        callbacks.router,
     ):
         app.include_router(router)
     return app

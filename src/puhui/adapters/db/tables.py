@@ -254,3 +254,45 @@ loans = Table(
     Column("schedule_json", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# --- disbursement, outbox, idempotency (migration 0005) ---------------------------------------
+
+disbursements = Table(
+    "disbursements",
+    metadata,
+    Column("id", String(36), primary_key=True),  # also the payout id at the bank
+    Column("loan_id", String(36), ForeignKey("loans.id"), nullable=False, index=True),
+    Column("status", String(16), nullable=False),
+    Column("principal_minor", BigInteger, nullable=False),
+    Column("fee_minor", BigInteger, nullable=False),
+    Column("net_minor", BigInteger, nullable=False),
+    Column("account_enc", Text, nullable=False),
+    Column("account_masked", String(32), nullable=False),
+    Column("failure_reason", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(24), nullable=False),
+    Column("ref_id", String(36), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("key", String(100), primary_key=True),
+    Column("subject", String(64), primary_key=True),
+    Column("request_hash", String(64), nullable=False),
+    Column("status_code", Integer, nullable=False),
+    Column("response_json", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
