@@ -17,10 +17,16 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## make run: create .venv, install, migrate + seed the demo lender (SQLite), serve on 127.0.0.1:8000
+BANK_PORT ?= 8100
+
+## make run: create .venv, install, migrate + seed the demo lender (SQLite), start the bank simulator
+## on 127.0.0.1:8100 and serve on 127.0.0.1:8000 (Ctrl-C stops both)
 run: install
 	PUHUI_ENV=demo $(BIN)/puhui demo --db $(DB)
-	PUHUI_ENV=demo $(BIN)/puhui serve --db $(DB) --host $(HOST) --port $(PORT)
+	$(BIN)/puhui bank-sim --port $(BANK_PORT) --db sqlite:///var/bank-sim.db \
+	    --callback-url http://$(HOST):$(PORT)/v1/callbacks/bank & SIM=$$!; \
+	trap "kill $$SIM 2>/dev/null" EXIT INT TERM; \
+	PUHUI_ENV=demo PUHUI_BANK_URL=http://127.0.0.1:$(BANK_PORT) $(BIN)/puhui serve --db $(DB) --host $(HOST) --port $(PORT)
 
 demo: install
 	PUHUI_ENV=demo $(BIN)/puhui demo --db $(DB)
