@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import time
+
+import httpx
 from fastapi.testclient import TestClient
 
 from puhui.domain.identity import id_number_check_char, uscc_check_char
@@ -33,3 +37,21 @@ def staff_token(client: TestClient, username: str, password: str = "demo") -> di
     token = client.post("/v1/auth/token", json={"username": username, "password": password})
     assert token.status_code == 200, token.text
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_until_up(url: str, timeout_s: float = 20) -> bool:
+    """Poll `url` until it answers 200; False if it never does within the time."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return True
+        except httpx.TransportError:
+            time.sleep(0.1)
+    return False

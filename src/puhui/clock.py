@@ -9,6 +9,11 @@ from typing import Protocol
 CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 
+def as_utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; everything is stored in UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

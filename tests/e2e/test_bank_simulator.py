@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import threading
@@ -18,14 +17,9 @@ import pytest
 
 from puhui.adapters.bank.client import BankChannelError, BankClient
 from puhui.adapters.bank.signing import SIGNATURE_HEADER, verify
+from tests.helpers import free_port, wait_until_up
 
 SECRET = "test-secret"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Receiver:
@@ -62,7 +56,7 @@ class Receiver:
 
 
 def _start_sim(tmp_path: Path, callback_url: str, failure_rate: float) -> tuple[subprocess.Popen[bytes], str]:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -88,13 +82,8 @@ def _start_sim(tmp_path: Path, callback_url: str, failure_rate: float) -> tuple[
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.TransportError:
-            time.sleep(0.1)
+    if wait_until_up(f"{base}/healthz"):
+        return proc, base
     proc.kill()
     pytest.fail("bank simulator did not start")
 
@@ -154,6 +143,6 @@ def test_failure_rate_one_fails_every_payout(tmp_path: Path, receiver: Receiver)
 
 
 def test_unreachable_channel_is_a_clear_error() -> None:
-    client = BankClient(f"http://127.0.0.1:{_free_port()}", timeout_s=0.5)
+    client = BankClient(f"http://127.0.0.1:{free_port()}", timeout_s=0.5)
     with pytest.raises(BankChannelError, match="unreachable"):
         client.submit_payout("p-x", "6222020000000001", Decimal("1.00"))

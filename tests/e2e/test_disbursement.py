@@ -3,7 +3,6 @@ process) call each other; the money moves once, the ledger balances, failures ar
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import sys
 import threading
@@ -24,33 +23,21 @@ from puhui.clock import FixedClock
 from puhui.config import load_settings
 from puhui.services.accounting import get_trial_balance
 from puhui.services.disbursement import reconcile
-from tests.helpers import phone, resident_id
+from tests.helpers import free_port, phone, resident_id, wait_until_up
 
 SECRET = "e2e-bank-secret"
 CARD = "6222020000000000000"  # passes Luhn
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_http(url: str, timeout_s: float = 20) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    pytest.fail(f"{url} did not come up")
+def _wait_http(url: str) -> None:
+    if not wait_until_up(url):
+        pytest.fail(f"{url} did not come up")
 
 
 class Stack:
     def __init__(self, db: Database, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
-        self.platform_port, self.bank_port = _free_port(), _free_port()
+        self.platform_port, self.bank_port = free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.platform_port}"
         self.bank = f"http://127.0.0.1:{self.bank_port}"
         settings = load_settings(database_url=db.url, env="demo", bank_url=self.bank, bank_secret=SECRET)

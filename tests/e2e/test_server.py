@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,35 +12,23 @@ import httpx
 import pytest
 
 from puhui.adapters.db.database import Database
+from tests.helpers import free_port, wait_until_up
 
 PUHUI = [sys.executable, "-m", "puhui.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
 def server(db: Database, tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, "PUHUI_ENV": "demo"}
     subprocess.run([*PUHUI, "demo", "--db", db.url], check=True, env=env, capture_output=True, timeout=120)
-    port = _free_port()
+    port = free_port()
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(
         [*PUHUI, "serve", "--db", db.url, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
+        if not wait_until_up(f"{base}/healthz", timeout_s=30):
             pytest.fail("server did not start: " + (tmp_path / "server.log").read_text())
         yield base
     finally:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, func, select
 from puhui.adapters.crypto import secret_hash
 from puhui.adapters.db.tables import api_keys, auth_tokens, otp_challenges, sms_outbox, staff_users
 from puhui.bootstrap import Container
+from puhui.clock import as_utc
 from puhui.domain.access import Principal, Role, SubjectKind
 from puhui.domain.errors import DomainValidationError, FieldProblem
 from puhui.domain.identity import IdentifierError, mask_mobile, normalise_mobile
@@ -118,7 +119,7 @@ def consume_otp(container: Container, digest: str, otp: str) -> bool:
             .order_by(otp_challenges.c.created_at.desc())
             .limit(1)
         ).first()
-        if row is None or _aware(row.expires_at) < now or row.attempts >= container.settings.otp_max_attempts:
+        if row is None or as_utc(row.expires_at) < now or row.attempts >= container.settings.otp_max_attempts:
             return False
         ok = secrets.compare_digest(row.code_hash, secret_hash(f"{digest}:{otp.strip()}"))
         values = {"consumed_at": now} if ok else {"attempts": row.attempts + 1}
@@ -144,7 +145,7 @@ def token_by_password(container: Container, username: str, password: str) -> Iss
         if user is None or not user.active:
             _hasher.hash(password)  # same work whether or not the user exists
             return None
-        if user.locked_until is not None and _aware(user.locked_until) > now:
+        if user.locked_until is not None and as_utc(user.locked_until) > now:
             raise RateLimited("too many failed sign-ins; the account is locked for 15 minutes", 900)
         try:
             _hasher.verify(user.password_hash, password)
@@ -189,7 +190,7 @@ def authenticate_token(container: Container, token: str) -> Principal | None:
     row = container.db.read(
         lambda conn: conn.execute(select(auth_tokens).where(auth_tokens.c.token_hash == secret_hash(token))).first()
     )
-    if row is None or _aware(row.expires_at) < container.clock.now():
+    if row is None or as_utc(row.expires_at) < container.clock.now():
         return None
     return Principal(SubjectKind(row.subject_kind), row.subject_id, Role(row.role))
 
@@ -239,10 +240,3 @@ def create_api_key(container: Container, partner: str, role: Role = Role.PARTNER
         )
     )
     return key
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes; everything is stored in UTC."""
-    from datetime import UTC
-
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

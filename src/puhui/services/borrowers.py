@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, Table, and_, select
 
 from puhui.adapters.db.tables import borrowers, consents
 from puhui.bootstrap import Container
@@ -29,9 +29,9 @@ from puhui.domain.identity import (
     normalise_uscc,
 )
 from puhui.money import from_minor, to_minor
+from puhui.services.auth import PHONE_CONTEXT
 
 ID_CONTEXT = "borrower.id_number"
-PHONE_CONTEXT = "borrower.phone"
 STAFF_WHO_REGISTER = (Role.OFFICER, Role.OPS)
 
 
@@ -168,15 +168,23 @@ def _view(row: Any) -> BorrowerView:
     )
 
 
-def owned_borrower(conn: Connection, borrower_id: str, caller: Principal) -> Any:
-    """The borrower row if the caller may see it; NotFound otherwise (never 'forbidden')."""
+def owned_borrower(conn: Connection, borrower_id: str, caller: Principal, missing: str | None = None) -> Any:
+    """The borrower row if the caller may see it; NotFound otherwise (never 'forbidden').
+
+    `missing` names what the caller asked for ("loan 42"), so a refusal reads like an absence."""
     row = conn.execute(select(borrowers).where(borrowers.c.id == borrower_id)).first()
+    someone_elses = row is not None and caller.kind is SubjectKind.PHONE and row.phone_hash != caller.subject_id
+    if row is None or someone_elses or caller.kind is SubjectKind.PARTNER:
+        raise NotFound(f"{missing or f'borrower {borrower_id}'} was not found")
+    return row
+
+
+def owned_row(conn: Connection, table: Table, row_id: str, caller: Principal, what: str) -> Any:
+    """A row of a borrower-owned table (with `id` and `borrower_id`) if the caller may see it."""
+    row = conn.execute(select(table).where(table.c.id == row_id)).first()
     if row is None:
-        raise NotFound(f"borrower {borrower_id} was not found")
-    if caller.kind is SubjectKind.PHONE and row.phone_hash != caller.subject_id:
-        raise NotFound(f"borrower {borrower_id} was not found")
-    if caller.kind is SubjectKind.PARTNER:
-        raise NotFound(f"borrower {borrower_id} was not found")
+        raise NotFound(f"{what} {row_id} was not found")
+    owned_borrower(conn, row.borrower_id, caller, missing=f"{what} {row_id}")
     return row
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -16,11 +16,12 @@ from puhui.adapters.db import product_repository
 from puhui.adapters.db.tables import applications, contracts, loans, offers
 from puhui.adapters.documents.contracts import ContractSigner, render_contract, sha256_hex
 from puhui.bootstrap import Container
+from puhui.clock import as_utc
 from puhui.config import resolved_signing_key
 from puhui.domain.access import Principal, SubjectKind
 from puhui.money import format_amount, format_rate, from_minor, to_minor
 from puhui.services import auth
-from puhui.services.borrowers import Conflict, Forbidden, NotFound, owned_borrower
+from puhui.services.borrowers import Conflict, Forbidden, owned_borrower, owned_row
 
 LENDER_NAME = "普惠示范小额贷款有限公司 (Puhui demo lender)"
 
@@ -46,22 +47,13 @@ def signer(container: Container) -> ContractSigner:
     return ContractSigner(resolved_signing_key(container.settings))
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def accept(container: Container, application_id: str, caller: Principal) -> ContractView:
     """Accept the application's open offer: render the contract and sign its hash (once)."""
     now = container.clock.now()
 
     def work(conn: Connection) -> ContractView:
-        app = conn.execute(select(applications).where(applications.c.id == application_id)).first()
-        if app is None:
-            raise NotFound(f"application {application_id} was not found")
-        try:
-            borrower = owned_borrower(conn, app.borrower_id, caller)
-        except NotFound:
-            raise NotFound(f"application {application_id} was not found") from None
+        app = owned_row(conn, applications, application_id, caller, "application")
+        borrower = owned_borrower(conn, app.borrower_id, caller)
         if caller.kind is not SubjectKind.PHONE:
             raise Forbidden("only the borrower can accept an offer")
         offer = conn.execute(select(offers).where(offers.c.application_id == application_id)).first()
@@ -70,8 +62,8 @@ def accept(container: Container, application_id: str, caller: Principal) -> Cont
         existing = conn.execute(select(contracts).where(contracts.c.offer_id == offer.id)).first()
         if existing is not None:
             return _view(conn, existing)
-        if _aware(offer.valid_until) < now:
-            raise OfferExpired(f"the offer expired at {_aware(offer.valid_until).isoformat()}; apply again")
+        if as_utc(offer.valid_until) < now:
+            raise OfferExpired(f"the offer expired at {as_utc(offer.valid_until).isoformat()}; apply again")
         row = _new_contract(conn, container, app, offer, borrower, now)
         conn.execute(offers.update().where(offers.c.id == offer.id).values(status="accepted"))
         conn.execute(applications.update().where(applications.c.id == app.id).values(status="accepted"))
@@ -163,14 +155,7 @@ def _view(conn: Connection, row: Any) -> ContractView:
 
 
 def _owned_contract(conn: Connection, contract_id: str, caller: Principal) -> Any:
-    row = conn.execute(select(contracts).where(contracts.c.id == contract_id)).first()
-    if row is None:
-        raise NotFound(f"contract {contract_id} was not found")
-    try:
-        owned_borrower(conn, row.borrower_id, caller)
-    except NotFound:
-        raise NotFound(f"contract {contract_id} was not found") from None
-    return row
+    return owned_row(conn, contracts, contract_id, caller, "contract")
 
 
 def get(container: Container, contract_id: str, caller: Principal) -> ContractView:

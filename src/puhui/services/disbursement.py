@@ -32,7 +32,7 @@ from puhui.domain.ledger import reversal_of
 from puhui.domain.postings import disbursement_pending, disbursement_settled
 from puhui.money import from_minor, to_minor
 from puhui.services.accounting import post_in
-from puhui.services.borrowers import Conflict, NotFound, owned_borrower
+from puhui.services.borrowers import Conflict, NotFound, owned_row
 
 ACCOUNT_CONTEXT = "disbursement.account"
 
@@ -80,13 +80,7 @@ def request_disbursement(
     today = container.clock.business_date()
 
     def work(conn: Connection) -> StoredResponse:
-        loan = conn.execute(select(loans).where(loans.c.id == loan_id)).first()
-        if loan is None:
-            raise NotFound(f"loan {loan_id} was not found")
-        try:
-            owned_borrower(conn, loan.borrower_id, caller)
-        except NotFound:
-            raise NotFound(f"loan {loan_id} was not found") from None
+        loan = owned_row(conn, loans, loan_id, caller, "loan")
 
         def make() -> StoredResponse:
             existing = conn.execute(

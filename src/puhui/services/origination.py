@@ -23,7 +23,7 @@ from puhui.domain.errors import DomainValidationError, FieldProblem
 from puhui.domain.pricing import check_request
 from puhui.money import format_amount, format_rate, from_minor, to_minor
 from puhui.risk.decision import Decision, DecisionRequest, Outcome, decide
-from puhui.services.borrowers import NotFound, owned_borrower, require_consent
+from puhui.services.borrowers import owned_borrower, owned_row, require_consent
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,13 +162,7 @@ def _offer_view(row: Any) -> dict[str, Any]:
 
 def get_application(container: Container, application_id: str, caller: Principal) -> ApplicationView:
     def work(conn: Connection) -> ApplicationView:
-        row = conn.execute(select(applications).where(applications.c.id == application_id)).first()
-        if row is None:
-            raise NotFound(f"application {application_id} was not found")
-        try:
-            owned_borrower(conn, row.borrower_id, caller)
-        except NotFound:
-            raise NotFound(f"application {application_id} was not found") from None
+        row = owned_row(conn, applications, application_id, caller, "application")
         offer_row = conn.execute(select(offers).where(offers.c.application_id == application_id)).first()
         return ApplicationView(
             row.id,

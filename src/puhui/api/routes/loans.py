@@ -16,7 +16,7 @@ from puhui.api.errors import ApiError
 from puhui.api.schemas.common import ERROR_RESPONSES
 from puhui.money import format_amount, from_minor
 from puhui.services import disbursement
-from puhui.services.borrowers import NotFound, owned_borrower
+from puhui.services.borrowers import owned_row
 
 router = APIRouter(prefix="/v1/loans", tags=["loans"])
 
@@ -53,13 +53,7 @@ def disburse(
 @router.get("/{loan_id}", responses=ERROR_RESPONSES)
 def get_loan(loan_id: str, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
     def work(conn: Any) -> dict[str, Any]:
-        row = conn.execute(select(loans).where(loans.c.id == loan_id)).first()
-        if row is None:
-            raise NotFound(f"loan {loan_id} was not found")
-        try:
-            owned_borrower(conn, row.borrower_id, caller)
-        except NotFound:
-            raise NotFound(f"loan {loan_id} was not found") from None
+        row = owned_row(conn, loans, loan_id, caller, "loan")
         payouts = conn.execute(
             select(disbursements).where(disbursements.c.loan_id == loan_id).order_by(disbursements.c.created_at)
         )
