@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run serve demo test lint typecheck unit bench clean
+.PHONY: install sysdeps run serve demo test lint typecheck unit bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,27 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
-install: $(STAMP)
+# Debian packages the platform needs beside its Python ones: pango and harfbuzz for WeasyPrint and
+# the Noto CJK fonts, so that contract PDFs show Chinese. Append with `SYSTEM_PACKAGES += ...`.
+SYSTEM_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0
+
+## make sysdeps: apt-get install whichever SYSTEM_PACKAGES are missing (does nothing when none is);
+## sudo only when not root; a warning, not a failure, where there is no apt-get
+sysdeps:
+	@if ! command -v apt-get >/dev/null 2>&1 || ! command -v dpkg >/dev/null 2>&1; then \
+	  echo "sysdeps: warning: no apt-get here; contract PDFs need: $(SYSTEM_PACKAGES)" >&2; exit 0; fi; \
+	missing=""; \
+	for p in $(SYSTEM_PACKAGES); do \
+	  dpkg -s "$$p" 2>/dev/null | grep -q '^Status: install ok installed' || missing="$$missing $$p"; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1; then SUDO="sudo"; else \
+	  echo "sysdeps: warning: not root and no sudo; install by hand:$$missing" >&2; exit 0; fi; \
+	echo "sysdeps: installing$$missing"; \
+	APT="$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get"; \
+	$$APT install -y -qq $$missing >/dev/null 2>&1 || { $$APT update -qq && $$APT install -y -qq $$missing >/dev/null; }
+
+install: sysdeps $(STAMP)
 
 BANK_PORT ?= 8100
 

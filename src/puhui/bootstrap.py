@@ -29,7 +29,12 @@ class Container:
 
 def build(database_url: str | None = None, clock: Clock | None = None) -> Container:
     settings = load_settings(**({"database_url": database_url} if database_url else {}))
-    return Container(settings, Database(settings.database_url), clock or SystemClock())
+    db = Database(settings.database_url)
+    if clock is None and settings.business_date_source == "eod":
+        from puhui.services.eod import EodCalendarClock
+
+        clock = EodCalendarClock(db, SystemClock())
+    return Container(settings, db, clock or SystemClock())
 
 
 def prepare(container: Container, products_dir: Path | None = None) -> list[catalogue.LoadedProduct]:

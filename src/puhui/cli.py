@@ -17,7 +17,7 @@ from puhui.domain.apr import HUNDRED, apr_of_schedule
 from puhui.domain.enums import DayCount, PeriodInterest, RepaymentMethod
 from puhui.domain.errors import DomainValidationError
 from puhui.domain.schedule import LoanTerms, Schedule, ScheduleError, generate
-from puhui.money import MoneyError, format_amount, format_rate, parse_amount, parse_rate
+from puhui.money import MoneyError, format_amount, format_rate, from_minor, parse_amount, parse_rate
 
 app = typer.Typer(help="Puhui 普惠 — digital small loans.", no_args_is_help=True, add_completion=False)
 products_app = typer.Typer(help="The product catalogue.", no_args_is_help=True)
@@ -146,9 +146,15 @@ def _print_schedule(result: Schedule, apr: Decimal) -> None:
 
 
 def _container(db: str | None) -> Any:
+    from pydantic import ValidationError
+
     from puhui.bootstrap import build
 
-    return build(db)
+    try:
+        return build(db)
+    except ValidationError as exc:
+        problems = "; ".join(f"PUHUI_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise _fail(f"bad setting: {problems}") from None
 
 
 @app.command()
@@ -204,8 +210,11 @@ def bank_sim(
 def demo(
     db: DbOption = None,
     seed: Annotated[int, typer.Option(help="random seed for demo data")] = 7,
+    borrowers: Annotated[int, typer.Option(help="borrowers in the demo history (0: none)", min=0)] = 2000,
+    days: Annotated[int, typer.Option(help="business days of demo history, ending yesterday", min=1)] = 365,
 ) -> None:
-    """Create and migrate the database and seed the demo lender (products, chart of accounts)."""
+    """Create and migrate the database and seed the demo lender: products, chart of accounts, staff
+    users, and (once) a year of history made through the real use cases."""
     from puhui.bootstrap import prepare, seed_demo_capital, seed_demo_staff
 
     container = _container(db)
@@ -227,6 +236,27 @@ def demo(
     out.print(f"seed {seed}: chart of accounts open; database {container.db.dialect} ready")
     if created:
         out.print(f"staff users created (password 'demo'): {', '.join(created)}")
+    _demo_history(container, borrowers, days, seed)
+
+
+def _demo_history(container: Any, borrowers: int, days: int, seed: int) -> None:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from puhui.services.demo_history import has_history, seed_history
+
+    if borrowers == 0:
+        return
+    if has_history(container):
+        out.print("demo history already present: kept as it is")
+        return
+    if not container.settings.is_demo:
+        raise _fail("demo history is generated only with PUHUI_ENV=demo")
+    columns = (TextColumn("demo history: business days"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=out) as bar:
+        task = bar.add_task("days", total=days)
+        summary = seed_history(container, borrowers, days, seed, lambda done, _total: bar.update(task, completed=done))
+    states = ", ".join(f"{k} {v}" for k, v in sorted(summary.statuses.items()))
+    out.print(f"demo history: {summary.borrowers} borrowers, {summary.loans} loans over {summary.days} days ({states})")
 
 
 @app.command()
@@ -240,6 +270,44 @@ def reconcile(db: DbOption = None) -> None:
         f"checked {report.checked} · resubmitted {report.resubmitted} · posted {report.posted} · "
         f"failed {report.failed} · still pending {report.still_pending}"
     )
+
+
+@app.command()
+def eod(
+    date_: Annotated[
+        str | None, typer.Option("--date", help="business date to close, YYYY-MM-DD (default: today)")
+    ] = None,
+    db: DbOption = None,
+) -> None:
+    """Run the end of day for a business date, catching up missed days in order (idempotent)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from puhui.services.borrowers import Conflict
+    from puhui.services.eod import last_completed, run_eod
+
+    container = _container(db)
+    container.db.migrate()
+    target = _date(date_, "--date")
+    last = container.db.read(last_completed)
+    days = (target - last).days if last else 1
+    with Progress(TextColumn("end of day"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=out) as bar:
+        task = bar.add_task("eod", total=max(days, 1))
+        try:
+            result = run_eod(container, target, lambda _day, _summary: bar.advance(task))
+        except DomainValidationError as exc:
+            raise _fail(str(exc)) from None
+        except Conflict as exc:
+            raise _fail(str(exc)) from None
+    if result.already_done:
+        out.print(f"{target}: already closed; nothing to do")
+        return
+    for s in result.ran[-5:]:
+        out.print(
+            f"{s.business_date}: interest {format_amount(from_minor(s.interest_accrued_minor))} on {s.loans_accrued}"
+            f" loans · penalty {format_amount(from_minor(s.penalty_accrued_minor))} · billed {s.installments_billed}"
+            f" · overdue {s.loans_overdue} · provisions {format_amount(from_minor(s.provision_change_minor))}"
+        )
+    out.print(f"closed {len(result.ran)} business day(s) through {target}")
 
 
 @db_app.command("upgrade")

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     signing_key: str = ""  # base64 of the platform's 32-byte Ed25519 private key
     bank_url: str = "http://127.0.0.1:8100"
     bank_secret: str = "demo-bank-secret"
+    # "system": the calendar date in China; "eod": the day after the last completed end of day
+    business_date_source: str = "system"
 
     @property
     def is_demo(self) -> bool:

@@ -46,6 +46,24 @@ def to_minor(amount: Decimal) -> int:
     return int(minor)
 
 
+def div_half_up(numerator: int, denominator: int) -> int:
+    """Integer division rounded half-up, for fen computed from integer inputs (the end-of-day run
+    evaluates the same formula in SQL as (2n + d) / (2d) on non-negative integers)."""
+    if denominator <= 0:
+        raise MoneyError("denominator must be positive")
+    if numerator < 0:
+        return -div_half_up(-numerator, denominator)
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+def rate_ppm(rate: Decimal) -> int:
+    """A rate fraction in parts per million (0.12 -> 120000), exact or refused."""
+    ppm = rate * 1_000_000
+    if ppm != ppm.to_integral_value():
+        raise MoneyError(f"{rate} has more than six decimals")
+    return int(ppm)
+
+
 def from_minor(minor: int) -> Decimal:
     """Convert integer fen back to a two-decimal amount."""
     return Decimal(minor).scaleb(-2)

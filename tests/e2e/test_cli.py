@@ -8,15 +8,19 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from puhui.adapters.db.database import Database
+from puhui.bootstrap import Container
 from puhui.cli import app
+from puhui.clock import SystemClock
+from puhui.config import load_settings
+from puhui.services.demo_history import has_history
 
 runner = CliRunner()
 
 
 def test_demo_seeds_products_and_is_idempotent(db: Database) -> None:
-    first = runner.invoke(app, ["demo", "--db", db.url])
+    first = runner.invoke(app, ["demo", "--db", db.url, "--borrowers", "0"])
     assert first.exit_code == 0, first.output
-    second = runner.invoke(app, ["demo", "--db", db.url])
+    second = runner.invoke(app, ["demo", "--db", db.url, "--borrowers", "0"])
     assert second.exit_code == 0
     listed = runner.invoke(app, ["products", "list", "--db", db.url])
     for code in ("PH-EI", "PH-EP", "PH-IO", "PH-FLAT", "PH-REV", "PH-AGRI"):
@@ -61,3 +65,18 @@ def test_bad_arguments_exit_2_with_a_message() -> None:
         result = runner.invoke(app, args)
         assert result.exit_code == 2, (args, result.output)
         assert result.output.strip(), args
+
+
+def test_demo_history_outside_demo_mode_is_refused_and_writes_no_history(db: Database) -> None:
+    args = ["demo", "--db", db.url, "--borrowers", "5", "--days", "3"]
+    refused = runner.invoke(app, args, env={"PUHUI_ENV": "development"})
+    assert refused.exit_code == 2
+    assert "PUHUI_ENV=demo" in refused.output
+    container = Container(load_settings(database_url=db.url, env="development"), db, SystemClock())
+    assert not has_history(container)
+
+
+def test_a_bad_setting_is_a_message_not_a_traceback(db: Database) -> None:
+    result = runner.invoke(app, ["demo", "--db", db.url, "--borrowers", "0"], env={"PUHUI_ENV": "staging"})
+    assert result.exit_code == 2
+    assert "PUHUI_ENV" in result.output and "Traceback" not in result.output

@@ -20,7 +20,9 @@ PUHUI = [sys.executable, "-m", "puhui.cli"]
 @pytest.fixture
 def server(db: Database, tmp_path: Path) -> Iterator[str]:
     env = {**os.environ, "PUHUI_ENV": "demo"}
-    subprocess.run([*PUHUI, "demo", "--db", db.url], check=True, env=env, capture_output=True, timeout=120)
+    subprocess.run(
+        [*PUHUI, "demo", "--db", db.url, "--borrowers", "0"], check=True, env=env, capture_output=True, timeout=120
+    )
     port = free_port()
     log = (tmp_path / "server.log").open("w")
     proc = subprocess.Popen(

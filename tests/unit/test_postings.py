@@ -19,6 +19,7 @@ from puhui.domain.postings import (
     disbursement_pending,
     disbursement_settled,
     fee_charge,
+    interest_billing,
     loan_account,
     provision_change,
     repayment,
@@ -46,6 +47,7 @@ def run_loan(principal: Decimal, rate: Decimal, term: int, method: RepaymentMeth
     for i in schedule.installments:
         if i.interest:
             posted.append(accrual(f"i{i.n}", "L1", TransferCode.INTEREST_ACCRUAL, to_minor(i.interest), i.due_date))
+            posted.append(interest_billing(f"b{i.n}", "L1", to_minor(i.interest), i.due_date))
         if i.fee:
             posted.append(fee_charge(f"f{i.n}", "L1", to_minor(i.fee), i.due_date))
         if i.payment:  # an interest-free, fee-free interest-only month asks for nothing
@@ -73,6 +75,7 @@ def test_a_loan_paid_as_scheduled_leaves_nothing_owed(
     net = balances(posted)
     for code in (AccountCode.PRINCIPAL_RECEIVABLE, AccountCode.INTEREST_RECEIVABLE, AccountCode.FEE_RECEIVABLE):
         assert net[loan_account(code, "L1")] == 0
+    assert net[AccountKey(AccountCode.ACCRUED_INTEREST)] == 0  # every accrual was billed
     assert net[AccountKey(AccountCode.DISBURSEMENT_CLEARING)] == 0
     assert -net[AccountKey(AccountCode.INTEREST_INCOME)] == to_minor(schedule.total_interest)
     assert -net[AccountKey(AccountCode.FEE_INCOME)] == to_minor(schedule.total_fees)

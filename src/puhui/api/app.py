@@ -7,6 +7,9 @@ from fastapi import FastAPI
 from puhui import __version__
 from puhui.api import errors
 from puhui.api.routes import applications, auth, borrowers, callbacks, contracts, health, loans, products, quotes
+from puhui.api.routes import eod as eod_routes
+from puhui.api.routes import ledger as ledger_routes
+from puhui.api.routes import reviews as review_routes
 from puhui.bootstrap import Container
 
 
@@ -25,9 +28,12 @@ def create_app(container: Container) -> FastAPI:
         products.router,
         quotes.router,
         applications.router,
+        review_routes.router,
         contracts.router,
         loans.router,
         callbacks.router,
+        eod_routes.router,
+        ledger_routes.router,
     ):
         app.include_router(router)
     return app

@@ -110,7 +110,8 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Conflict)
     async def _conflict_409(_: Request, exc: Conflict) -> JSONResponse:
-        return _respond(409, exc.code, str(exc))
+        fields = [{"path": exc.field, "message": str(exc)}] if exc.field else None
+        return _respond(409, exc.code, str(exc), fields)
 
     from puhui.services.contracts import OfferExpired
 

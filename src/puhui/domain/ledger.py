@@ -44,6 +44,7 @@ class AccountCode(StrEnum):
     INTEREST_RECEIVABLE = "1202"
     PENALTY_RECEIVABLE = "1203"
     FEE_RECEIVABLE = "1204"
+    ACCRUED_INTEREST = "1205"  # earned day by day, not yet billed: one account for the book
     BANK_CASH = "1001"
     DISBURSEMENT_CLEARING = "1101"
     REPAYMENT_CLEARING = "1102"
@@ -75,6 +76,9 @@ CHART_OF_ACCOUNTS: tuple[AccountDefinition, ...] = (
     AccountDefinition(AccountCode.INTEREST_RECEIVABLE, "Interest receivable", "应收利息", AccountType.ASSET, True),
     AccountDefinition(AccountCode.PENALTY_RECEIVABLE, "Penalty receivable", "应收罚息", AccountType.ASSET, True),
     AccountDefinition(AccountCode.FEE_RECEIVABLE, "Fee receivable", "应收费用", AccountType.ASSET, True),
+    AccountDefinition(
+        AccountCode.ACCRUED_INTEREST, "Accrued interest not yet billed", "应计利息", AccountType.ASSET, False
+    ),
     AccountDefinition(AccountCode.PROVISIONS, "Loan-loss provisions", "贷款损失准备", AccountType.ASSET, False),
     AccountDefinition(
         AccountCode.BORROWER_CREDIT, "Borrower credit balance", "借款人溢缴款", AccountType.LIABILITY, True
@@ -97,6 +101,7 @@ class TransferCode(StrEnum):
     REPAYMENT = "repayment"
     REPAYMENT_SETTLED = "repayment_settled"
     INTEREST_ACCRUAL = "interest_accrual"
+    INTEREST_BILLING = "interest_billing"
     PENALTY_ACCRUAL = "penalty_accrual"
     FEE_CHARGE = "fee_charge"
     PROVISION = "provision"

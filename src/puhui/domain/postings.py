@@ -22,6 +22,7 @@ from puhui.domain.ledger import (
 )
 from puhui.money import to_minor
 
+ACCRUED_INTEREST = AccountKey(AccountCode.ACCRUED_INTEREST)
 BANK_CASH = AccountKey(AccountCode.BANK_CASH)
 DISBURSEMENT_CLEARING = AccountKey(AccountCode.DISBURSEMENT_CLEARING)
 FEE_INCOME = AccountKey(AccountCode.FEE_INCOME)
@@ -66,13 +67,27 @@ def disbursement_settled(transfer_id: str, loan_id: str, net_minor: int, on: dat
 
 
 def accrual(transfer_id: str, loan_id: str, code: TransferCode, amount_minor: int, on: date) -> Transfer:
-    """Daily interest or penalty interest earned and owed."""
-    receivable, income = {
-        TransferCode.INTEREST_ACCRUAL: (AccountCode.INTEREST_RECEIVABLE, INTEREST_INCOME),
-        TransferCode.PENALTY_ACCRUAL: (AccountCode.PENALTY_RECEIVABLE, PENALTY_INCOME),
-    }[code]
-    entries = [debit(loan_account(receivable, loan_id), amount_minor), credit(income, amount_minor)]
-    return make_transfer(transfer_id, code, entries, on)
+    """Daily interest earned (into the book's accrued-interest account until the installment is
+    billed) or penalty interest earned and owed by the loan."""
+    if code is TransferCode.INTEREST_ACCRUAL:
+        entries = [debit(ACCRUED_INTEREST, amount_minor), credit(INTEREST_INCOME, amount_minor)]
+    elif code is TransferCode.PENALTY_ACCRUAL:
+        entries = [
+            debit(loan_account(AccountCode.PENALTY_RECEIVABLE, loan_id), amount_minor),
+            credit(PENALTY_INCOME, amount_minor),
+        ]
+    else:
+        raise LedgerError(f"{code.value} is not an accrual")
+    return make_transfer(transfer_id, code, entries, on, description=f"{code.value} {loan_id}".strip())
+
+
+def interest_billing(transfer_id: str, loan_id: str, amount_minor: int, on: date) -> Transfer:
+    """An installment falls due: the interest it earned moves from accrued to the loan's receivable."""
+    entries = [
+        debit(loan_account(AccountCode.INTEREST_RECEIVABLE, loan_id), amount_minor),
+        credit(ACCRUED_INTEREST, amount_minor),
+    ]
+    return make_transfer(transfer_id, TransferCode.INTEREST_BILLING, entries, on)
 
 
 def fee_charge(transfer_id: str, loan_id: str, amount_minor: int, on: date) -> Transfer:
@@ -81,15 +96,22 @@ def fee_charge(transfer_id: str, loan_id: str, amount_minor: int, on: date) -> T
     return make_transfer(transfer_id, TransferCode.FEE_CHARGE, entries, on)
 
 
-def repayment(transfer_id: str, loan_id: str, borrower_id: str, split: Split, on: date) -> Transfer:
-    """Money received, split as allocated; anything beyond what is owed is the borrower's credit."""
+def repayment(
+    transfer_id: str, loan_id: str, borrower_id: str, split: Split, on: date, accrued_interest_minor: int = 0
+) -> Transfer:
+    """Money received, split as allocated; anything beyond what is owed is the borrower's credit.
+    `accrued_interest_minor` of the interest is not yet billed (a prepayment pays it)."""
     total = to_minor(split.total)
+    billed_interest = to_minor(split.interest) - accrued_interest_minor
+    if billed_interest < 0:
+        raise LedgerError("the accrued interest paid cannot exceed the interest paid")
     entries = _nonzero(
         [
             debit(BANK_CASH, total),
             credit(loan_account(AccountCode.PENALTY_RECEIVABLE, loan_id), to_minor(split.penalty)),
             credit(loan_account(AccountCode.FEE_RECEIVABLE, loan_id), to_minor(split.fees)),
-            credit(loan_account(AccountCode.INTEREST_RECEIVABLE, loan_id), to_minor(split.interest)),
+            credit(loan_account(AccountCode.INTEREST_RECEIVABLE, loan_id), billed_interest),
+            credit(ACCRUED_INTEREST, accrued_interest_minor),
             credit(loan_account(AccountCode.PRINCIPAL_RECEIVABLE, loan_id), to_minor(split.principal)),
             credit(AccountKey(AccountCode.BORROWER_CREDIT, f"borrower:{borrower_id}"), to_minor(split.excess)),
         ]
@@ -123,3 +145,49 @@ def write_off(transfer_id: str, loan_id: str, principal_minor: int, provision_us
         ]
     )
     return make_transfer(transfer_id, TransferCode.WRITE_OFF, entries, on, description=f"write off loan {loan_id}")
+
+
+def write_off_loan(
+    transfer_id: str,
+    loan_id: str,
+    principal_minor: int,
+    interest_minor: int,
+    fee_minor: int,
+    penalty_minor: int,
+    provision_used_minor: int,
+    on: date,
+    accrued_interest_minor: int = 0,
+) -> Transfer:
+    """核销: every receivable the loan carries leaves the books (billed interest from the loan's
+    account, interest not yet billed from the accrued account); the provision held absorbs up to
+    the principal, the rest is a write-off loss."""
+    total = principal_minor + interest_minor + fee_minor + penalty_minor + accrued_interest_minor
+    if not 0 <= provision_used_minor <= principal_minor or total <= 0:
+        raise LedgerError("a write-off needs something to write off and at most the principal from provisions")
+    entries = _nonzero(
+        [
+            debit(PROVISIONS, provision_used_minor),
+            debit(WRITE_OFF, total - provision_used_minor),
+            credit(loan_account(AccountCode.PRINCIPAL_RECEIVABLE, loan_id), principal_minor),
+            credit(loan_account(AccountCode.INTEREST_RECEIVABLE, loan_id), interest_minor),
+            credit(loan_account(AccountCode.FEE_RECEIVABLE, loan_id), fee_minor),
+            credit(loan_account(AccountCode.PENALTY_RECEIVABLE, loan_id), penalty_minor),
+            credit(ACCRUED_INTEREST, accrued_interest_minor),
+        ]
+    )
+    return make_transfer(transfer_id, TransferCode.WRITE_OFF, entries, on, description=f"write off loan {loan_id}")
+
+
+def recovery(
+    transfer_id: str, loan_id: str, borrower_id: str, recovered_minor: int, excess_minor: int, on: date
+) -> Transfer:
+    """Money received on a written-off loan reduces the write-off loss; beyond what was written
+    off it is the borrower's credit."""
+    entries = _nonzero(
+        [
+            debit(BANK_CASH, recovered_minor + excess_minor),
+            credit(WRITE_OFF, recovered_minor),
+            credit(AccountKey(AccountCode.BORROWER_CREDIT, f"borrower:{borrower_id}"), excess_minor),
+        ]
+    )
+    return make_transfer(transfer_id, TransferCode.RECOVERY, entries, on, description=f"recovery on loan {loan_id}")

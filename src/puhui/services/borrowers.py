@@ -46,6 +46,10 @@ class Forbidden(Exception):
 class Conflict(Exception):
     code = "conflict"
 
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field  # the request field the conflict is about, when there is one
+
 
 @dataclass(frozen=True, slots=True)
 class NewBorrower:

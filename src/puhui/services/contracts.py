@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select
 from puhui.adapters.db import product_repository
 from puhui.adapters.db.tables import applications, contracts, loans, offers
 from puhui.adapters.documents.contracts import ContractSigner, render_contract, sha256_hex
+from puhui.adapters.documents.pdf import render_pdf
 from puhui.bootstrap import Container
 from puhui.clock import as_utc
 from puhui.config import resolved_signing_key
@@ -81,6 +82,7 @@ def _new_contract(
     schedule = json.loads(offer.schedule_json)
     upfront = from_minor(int(offer.upfront_fee_minor))
     period_fees = sum((Decimal(i["fee"]) for i in schedule), Decimal("0.00"))
+    total_interest = sum((Decimal(i["interest"]) for i in schedule), Decimal("0.00"))
     contract_id = str(uuid.uuid4())
     terms = {
         "product_code": product.code,
@@ -101,6 +103,7 @@ def _new_contract(
         "borrower_id_masked": borrower.id_number_masked,
         "borrower_phone_masked": borrower.phone_masked,
         "product_name": product.name,
+        "product_name_en": product.name_en,
         "product_code": product.code,
         "amount": terms["amount"],
         "term_months": offer.term_months,
@@ -117,7 +120,8 @@ def _new_contract(
         "total_fees": terms["total_fees"],
         "net_disbursed": format_amount(from_minor(int(offer.amount_minor)) - upfront),
         "schedule": schedule,
-        "total_interest": format_amount(sum((Decimal(i["interest"]) for i in schedule), Decimal("0.00"))),
+        "total_interest": format_amount(total_interest),
+        "total_cost": format_amount(total_interest + upfront + period_fees),
         "total_period_fees": format_amount(period_fees),
         "total_repayment": format_amount(sum((Decimal(i["payment"]) for i in schedule), Decimal("0.00"))),
         "generated_at": now.isoformat(),
@@ -164,6 +168,11 @@ def get(container: Container, contract_id: str, caller: Principal) -> ContractVi
 
 def document(container: Container, contract_id: str, caller: Principal) -> str:
     return str(container.db.read(lambda conn: _owned_contract(conn, contract_id, caller).document_html))
+
+
+def document_pdf(container: Container, contract_id: str, caller: Principal) -> bytes:
+    """The stored document rendered to PDF, after the read has closed: rendering takes a while."""
+    return render_pdf(document(container, contract_id, caller))
 
 
 def sign(container: Container, contract_id: str, otp: str, caller: Principal) -> ContractView:

@@ -186,7 +186,11 @@ def resolve(container: Container, disbursement_id: str, succeeded: bool, reason:
             return str(row.status)
         pending_id = f"disb-{disbursement_id}"
         if succeeded:
+            from puhui.services import servicing  # servicing replays responses with this module's helper
+
             post_in(conn, [disbursement_settled(f"settle-{disbursement_id}", row.loan_id, int(row.net_minor), today)])
+            loan = conn.execute(select(loans).where(loans.c.id == row.loan_id)).one()
+            servicing.activate(conn, loan, today)
             status, loan_status = "posted", "active"
         else:
             pending = ledger_repository.load_transfer(conn, pending_id)

@@ -49,7 +49,7 @@ class ApplicationView:
     created_at: datetime
 
 
-def _decision_record(d: Decision) -> dict[str, Any]:
+def decision_record(d: Decision) -> dict[str, Any]:
     return {
         "outcome": d.outcome.value,
         "approved_amount": format_amount(d.approved_amount),
@@ -92,7 +92,7 @@ def apply(container: Container, cmd: NewApplication, caller: Principal) -> Appli
         check_request(product, cmd.amount, cmd.term_months, product.rate_annual_min)
         require_consent(conn, cmd.borrower_id, ConsentScope.CREDIT_ASSESSMENT)
         decision = decide(DecisionRequest(product, BorrowerKind(borrower.kind), cmd.amount, cmd.term_months, today))
-        record = _decision_record(decision)
+        record = decision_record(decision)
         conn.execute(
             applications.insert().values(
                 id=application_id,
@@ -108,7 +108,7 @@ def apply(container: Container, cmd: NewApplication, caller: Principal) -> Appli
         )
         offer = None
         if decision.outcome is Outcome.APPROVED:
-            offer = _make_offer(conn, container, application_id, decision, now)
+            offer = make_offer(conn, container, application_id, decision, now)
         return ApplicationView(
             application_id,
             cmd.borrower_id,
@@ -125,7 +125,7 @@ def apply(container: Container, cmd: NewApplication, caller: Principal) -> Appli
     return container.db.transaction(work)
 
 
-def _make_offer(
+def make_offer(
     conn: Connection, container: Container, application_id: str, d: Decision, now: datetime
 ) -> dict[str, Any]:
     assert d.quote is not None and d.rate_annual is not None and d.apr_percent is not None
@@ -143,10 +143,10 @@ def _make_offer(
         "created_at": now,
     }
     conn.execute(offers.insert().values(**offer))
-    return _offer_view(offer)
+    return offer_view(offer)
 
 
-def _offer_view(row: Any) -> dict[str, Any]:
+def offer_view(row: Any) -> dict[str, Any]:
     return {
         "id": row["id"],
         "amount": format_amount(from_minor(int(row["amount_minor"]))),
@@ -173,7 +173,7 @@ def get_application(container: Container, application_id: str, caller: Principal
             row.purpose,
             row.status,
             json.loads(row.decision_json),
-            _offer_view(offer_row._mapping) if offer_row else None,
+            offer_view(offer_row._mapping) if offer_row else None,
             row.created_at,
         )
 

@@ -296,3 +296,142 @@ idempotency_keys = Table(
     Column("response_json", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+
+def _fen(name: str) -> Column[int]:
+    return Column(name, BigInteger, nullable=False, server_default="0")
+
+
+installments = Table(
+    "installments",
+    metadata,
+    Column("loan_id", String(36), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("due_date", Date, nullable=False),
+    Column("period_days", Integer, nullable=False),
+    _fen("principal_minor"),
+    _fen("interest_minor"),
+    _fen("fee_minor"),
+    _fen("paid_principal_minor"),
+    _fen("paid_interest_minor"),
+    _fen("paid_fee_minor"),
+    Column("status", String(12), nullable=False),
+    Column("paid_on", Date, nullable=True),
+)
+
+# One row per loan: what the end-of-day run reads and updates set-based (never the history).
+loan_servicing = Table(
+    "loan_servicing",
+    metadata,
+    Column("loan_id", String(36), primary_key=True),
+    Column("borrower_id", String(36), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("schedule_version", Integer, nullable=False),
+    Column("rate_ppm", Integer, nullable=False),
+    Column("penalty_rate_ppm", Integer, nullable=False),
+    Column("basis_days", Integer, nullable=False),
+    Column("next_seq", Integer, nullable=True),
+    Column("next_due_date", Date, nullable=True),
+    Column("period_start", Date, nullable=True),
+    Column("period_days", Integer, nullable=False, server_default="0"),
+    _fen("period_interest_minor"),
+    _fen("period_fee_minor"),
+    _fen("period_principal_minor"),
+    _fen("accrued_in_period_minor"),
+    _fen("not_due_principal_minor"),
+    _fen("due_principal_minor"),
+    _fen("due_interest_minor"),
+    _fen("due_fee_minor"),
+    _fen("penalty_minor"),
+    Column("penalty_basis_days", BigInteger, nullable=False, server_default="0"),
+    _fen("penalty_posted_minor"),
+    Column("overdue_since", Date, nullable=True),
+    Column("dpd", Integer, nullable=False, server_default="0"),
+    Column("max_dpd", Integer, nullable=False, server_default="0"),
+    Column("risk_class", Integer, nullable=False, server_default="1"),
+    Column("stage", Integer, nullable=False, server_default="1"),
+    _fen("provision_minor"),
+    _fen("written_off_minor"),
+    _fen("recovered_minor"),
+    Column("principal_account_id", BigInteger, nullable=False),
+    Column("interest_account_id", BigInteger, nullable=False),
+    Column("fee_account_id", BigInteger, nullable=False),
+    Column("penalty_account_id", BigInteger, nullable=False),
+    Column("opened_on", Date, nullable=False),
+    Column("closed_on", Date, nullable=True),
+    Column("last_eod_date", Date, nullable=True),
+)
+
+repayments = Table(
+    "repayments",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("loan_id", String(36), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("channel_reference", String(100), nullable=False),
+    Column("kind", String(40), nullable=False),
+    Column("paid_on", Date, nullable=False),
+    _fen("amount_minor"),
+    _fen("penalty_minor"),
+    _fen("fee_minor"),
+    _fen("interest_minor"),
+    _fen("principal_minor"),
+    _fen("excess_minor"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+schedule_changes = Table(
+    "schedule_changes",
+    metadata,
+    Column("loan_id", String(36), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("effective_on", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+eod_runs = Table(
+    "eod_runs",
+    metadata,
+    Column("business_date", Date, primary_key=True),
+    Column("status", String(12), nullable=False),
+    Column("loans", Integer, nullable=False),
+    Column("summary_json", Text, nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+)
+
+# --- manual review (migration 0007) -----------------------------------------------------------
+
+application_reviews = Table(
+    "application_reviews",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("application_id", String(36), ForeignKey("applications.id"), nullable=False),
+    Column("seq", Integer, nullable=False),  # order of actions on one application (clocks tie)
+    Column("actor", String(100), nullable=False),  # the staff user id
+    Column("actor_role", String(16), nullable=False),
+    Column("action", String(16), nullable=False),  # ReviewAction
+    Column("amount_minor", BigInteger, nullable=True),  # proposed terms (propose_terms only)
+    Column("term_months", Integer, nullable=True),
+    Column("rate_annual", String(12), nullable=True),
+    Column("apr_percent", String(12), nullable=True),  # the APR the maker was shown
+    Column("note", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("application_id", "seq", name="uq_application_reviews_application_seq"),
+)
+
+Index("ix_applications_status_created_at", applications.c.status, applications.c.created_at)
+
+Index(
+    "ix_installments_scheduled_due_date",
+    installments.c.due_date,
+    postgresql_where=installments.c.status == "scheduled",
+    sqlite_where=installments.c.status == "scheduled",
+)
+Index("ix_loan_servicing_status", loan_servicing.c.status)
+Index("ix_loan_servicing_borrower_id", loan_servicing.c.borrower_id)
+Index("ix_loan_servicing_next_due_date", loan_servicing.c.next_due_date)

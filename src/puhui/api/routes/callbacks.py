@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
+from typing import Any
 
 from fastapi import APIRouter, Request
 
 from puhui.adapters.bank.signing import SIGNATURE_HEADER, verify
 from puhui.api.deps import ContainerDep
 from puhui.api.errors import ApiError
-from puhui.services import disbursement
+from puhui.bootstrap import Container
+from puhui.domain.access import Principal, Role, SubjectKind
+from puhui.money import MoneyError, parse_amount, to_minor
+from puhui.services import disbursement, servicing
+from puhui.services.borrowers import Conflict, NotFound
+
+log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/v1/callbacks", tags=["callbacks"])
 
@@ -29,4 +37,27 @@ async def bank_callback(request: Request, container: ContainerDep) -> dict[str, 
             container, str(event["payout_id"]), event["status"] == "succeeded", event.get("failure_reason")
         )
         return {"result": status}
-    raise ApiError(422, "unsupported_event", f"callbacks of type {kind!r} are not handled yet")
+    if kind == "incoming":
+        return _incoming(container, event)
+    raise ApiError(422, "unsupported_event", f"callbacks of type {kind!r} are not handled")
+
+
+BANK_CHANNEL = Principal(SubjectKind.STAFF, "bank-channel", Role.OPS)
+
+
+def _incoming(container: Container, event: dict[str, Any]) -> dict[str, str]:
+    """A borrower paid into the lender's account: post it as a repayment of `loan_ref`, once per
+    bank reference. A payment that cannot be applied is acknowledged and reported as unapplied."""
+    try:
+        amount = to_minor(parse_amount(event["amount"]))
+        command = servicing.RepaymentCommand(
+            str(event["loan_ref"]), amount, None, servicing.Channel.BANK, str(event["reference"])
+        )
+    except (KeyError, MoneyError) as exc:
+        raise ApiError(422, "validation_error", f"the incoming payment event is incomplete: {exc}") from None
+    try:
+        stored = servicing.repay(container, command, BANK_CHANNEL, None)
+    except (NotFound, Conflict) as exc:
+        log.warning("unapplied incoming payment %s: %s", event["reference"], exc)
+        return {"result": "unapplied", "reason": str(exc)}
+    return {"result": "posted", "repayment_id": str(stored.body["id"])}

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from puhui.api.deps import ContainerDep, CurrentPrincipal
@@ -80,6 +80,22 @@ def get_contract(contract_id: str, container: ContainerDep, caller: CurrentPrinc
 @router.get("/v1/contracts/{contract_id}/document", response_class=HTMLResponse, responses=ERROR_RESPONSES)
 def get_document(contract_id: str, container: ContainerDep, caller: CurrentPrincipal) -> HTMLResponse:
     return HTMLResponse(contracts.document(container, contract_id, caller))
+
+
+@router.get(
+    "/v1/contracts/{contract_id}/pdf",
+    response_class=Response,
+    responses={**ERROR_RESPONSES, 200: {"content": {"application/pdf": {}}, "description": "The contract as PDF"}},
+)
+def get_pdf(contract_id: str, container: ContainerDep, caller: CurrentPrincipal) -> Response:
+    """The contract as an A4 PDF (Chinese and English), rendered from the stored HTML document.
+
+    The PDF is a rendering, not the record: the platform signature covers the SHA-256 of the stored
+    HTML (GET /document), so /verify checks that HTML, never the PDF bytes (which carry a creation
+    time and may differ between WeasyPrint versions). Same ownership rule as the other routes: 404."""
+    pdf = contracts.document_pdf(container, contract_id, caller)
+    disposition = f'inline; filename="contract-{contract_id}.pdf"'
+    return Response(pdf, media_type="application/pdf", headers={"Content-Disposition": disposition})
 
 
 @router.post("/v1/contracts/{contract_id}/sign", status_code=201, response_model=SignOut, responses=ERROR_RESPONSES)

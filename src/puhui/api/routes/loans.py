@@ -1,24 +1,41 @@
-"""Loans: their state and schedule, and the two-phase disbursement."""
+"""Loans: state, schedule, history, payoff quote, disbursement, repayment, restructuring and
+write-off. Money-moving POSTs require an Idempotency-Key."""
 
 from __future__ import annotations
 
-import json
+from datetime import date
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 
 from puhui.adapters.db.tables import disbursements, loans
 from puhui.api.deps import ContainerDep, CurrentPrincipal
 from puhui.api.errors import ApiError
-from puhui.api.schemas.common import ERROR_RESPONSES
-from puhui.money import format_amount, from_minor
-from puhui.services import disbursement
-from puhui.services.borrowers import owned_row
+from puhui.api.schemas.common import ERROR_RESPONSES, AmountIn
+from puhui.domain.access import SubjectKind
+from puhui.domain.servicing import PrepaymentChoice
+from puhui.money import format_amount, from_minor, to_minor
+from puhui.services import disbursement, servicing
+from puhui.services.borrowers import Forbidden, owned_row
 
 router = APIRouter(prefix="/v1/loans", tags=["loans"])
+
+
+def _require_key(idempotency_key: str | None) -> str:
+    if not idempotency_key:
+        raise ApiError(
+            400,
+            "idempotency_key_required",
+            "money moves only with an Idempotency-Key header",
+            [{"path": "Idempotency-Key", "message": "is required"}],
+        )
+    return idempotency_key
+
+
+IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)]
 
 
 class DisbursementIn(BaseModel):
@@ -37,44 +54,130 @@ def disburse(
     body: DisbursementIn,
     container: ContainerDep,
     caller: CurrentPrincipal,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=100)] = None,
+    idempotency_key: IdempotencyKey = None,
 ) -> JSONResponse:
-    if not idempotency_key:
-        raise ApiError(
-            400,
-            "idempotency_key_required",
-            "money moves only with an Idempotency-Key header",
-            [{"path": "Idempotency-Key", "message": "is required"}],
-        )
-    stored = disbursement.request_disbursement(container, loan_id, body.account_number, idempotency_key, caller)
+    key = _require_key(idempotency_key)
+    stored = disbursement.request_disbursement(container, loan_id, body.account_number, key, caller)
     return JSONResponse(stored.body, status_code=stored.status_code)
+
+
+class RepaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: AmountIn
+    prepayment: PrepaymentChoice | None = Field(
+        default=None,
+        description="pay beyond what is due: 'payoff' closes the loan; 'shorter_term' keeps the installment; "
+        "'smaller_installments' keeps the term. Without it, anything beyond what is due is kept as credit.",
+    )
+    paid_at: date | None = Field(default=None, description="the business date; back-dating is not accepted")
+    channel_reference: str | None = Field(default=None, min_length=1, max_length=100)
+
+
+@router.post("/{loan_id}/repayments", status_code=201, responses=ERROR_RESPONSES)
+def repay(
+    loan_id: str,
+    body: RepaymentIn,
+    container: ContainerDep,
+    caller: CurrentPrincipal,
+    idempotency_key: IdempotencyKey = None,
+) -> JSONResponse:
+    key = _require_key(idempotency_key)
+    if caller.kind is SubjectKind.STAFF and not caller.has_any(servicing.POSTING_ROLES):
+        raise Forbidden("only operations, finance or admin staff post repayments for a borrower")
+    today = container.clock.business_date()
+    if body.paid_at is not None and body.paid_at != today:
+        raise ApiError(
+            422,
+            "validation_error",
+            "repayments are posted on the business date",
+            [{"path": "paid_at", "message": f"must be {today} (back- or forward-dating is not accepted)"}],
+        )
+    command = servicing.RepaymentCommand(
+        loan_id, to_minor(body.amount), body.prepayment, servicing.Channel.API, body.channel_reference
+    )
+    stored = servicing.repay(container, command, caller, key)
+    return JSONResponse(stored.body, status_code=stored.status_code)
+
+
+class RestructureIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    term_months: int = Field(ge=1, le=120, description="number of monthly installments from today")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/{loan_id}/restructure", responses=ERROR_RESPONSES)
+def restructure(loan_id: str, body: RestructureIn, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
+    return servicing.restructure(container, loan_id, body.term_months, body.reason, caller)
+
+
+class WriteOffIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=500)
+
+
+@router.post("/{loan_id}/write-off", responses=ERROR_RESPONSES)
+def write_off(loan_id: str, body: WriteOffIn, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
+    return servicing.write_off(container, loan_id, body.reason, caller)
+
+
+@router.get("", responses=ERROR_RESPONSES)
+def list_loans(
+    container: ContainerDep,
+    caller: CurrentPrincipal,
+    status: Annotated[str | None, Query(max_length=24)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """A borrower's own loans, newest first; staff see every loan."""
+    return servicing.list_loans(container, caller, status, limit, offset)
+
+
+@router.get("/{loan_id}/payoff", responses=ERROR_RESPONSES)
+def payoff(
+    loan_id: str,
+    container: ContainerDep,
+    caller: CurrentPrincipal,
+    on: Annotated[date | None, Query(alias="date", description="defaults to the business date")] = None,
+) -> dict[str, Any]:
+    return servicing.payoff_quote(container, loan_id, on, caller)
+
+
+@router.get("/{loan_id}/schedule", responses=ERROR_RESPONSES)
+def schedule(loan_id: str, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
+    def work(conn: Connection) -> dict[str, Any]:
+        owned_row(conn, loans, loan_id, caller, "loan")
+        return {"loan_id": loan_id, "installments": servicing.schedule_view(conn, loan_id)}
+
+    return dict(container.db.read(work))
+
+
+@router.get("/{loan_id}/transactions", responses=ERROR_RESPONSES)
+def transactions(loan_id: str, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
+    def work(conn: Connection) -> dict[str, Any]:
+        owned_row(conn, loans, loan_id, caller, "loan")
+        return {"loan_id": loan_id, "repayments": servicing.repayments_view(conn, loan_id)}
+
+    return dict(container.db.read(work))
 
 
 @router.get("/{loan_id}", responses=ERROR_RESPONSES)
 def get_loan(loan_id: str, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
-    def work(conn: Any) -> dict[str, Any]:
-        row = owned_row(conn, loans, loan_id, caller, "loan")
+    def work(conn: Connection) -> dict[str, Any]:
+        owned_row(conn, loans, loan_id, caller, "loan")
+        view = servicing.loan_view(conn, loan_id)
         payouts = conn.execute(
             select(disbursements).where(disbursements.c.loan_id == loan_id).order_by(disbursements.c.created_at)
         )
-        return {
-            "id": row.id,
-            "status": row.status,
-            "product_code": row.product_code,
-            "principal": format_amount(from_minor(int(row.principal_minor))),
-            "annual_rate": row.rate_annual,
-            "term_months": row.term_months,
-            "schedule": json.loads(row.schedule_json),
-            "disbursements": [
-                {
-                    "id": d.id,
-                    "status": d.status,
-                    "net_amount": format_amount(from_minor(int(d.net_minor))),
-                    "account": d.account_masked,
-                    "failure_reason": d.failure_reason,
-                }
-                for d in payouts
-            ],
-        }
+        view["disbursements"] = [
+            {
+                "id": d.id,
+                "status": d.status,
+                "net_amount": format_amount(from_minor(int(d.net_minor))),
+                "account": d.account_masked,
+                "failure_reason": d.failure_reason,
+            }
+            for d in payouts
+        ]
+        return view
 
     return dict(container.db.read(work))

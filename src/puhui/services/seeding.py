@@ -1,0 +1,137 @@
+"""Booking borrowers and loans through the real use cases, for the demo history and for tests.
+
+Everything goes through the same services the API calls (registration, consent, decision, offer,
+contract, OTP signature); only the bank leg of the payout is settled in-process, so a year of
+history can be generated without a bank simulator running. Demo mode only (OTP codes are read
+from the demo response).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import Connection, select
+
+from puhui.adapters.db.tables import contracts, disbursements, loans
+from puhui.bootstrap import Container
+from puhui.domain.access import ConsentScope, Principal, Role, SubjectKind
+from puhui.domain.borrowers import Sector
+from puhui.domain.enums import BorrowerKind
+from puhui.domain.identity import mask_bank_card
+from puhui.domain.postings import disbursement_pending, disbursement_settled
+from puhui.money import to_minor
+from puhui.services import auth, borrowers, origination, servicing
+from puhui.services import contracts as contract_service
+from puhui.services.accounting import post_in
+
+SEED_OFFICER = Principal(SubjectKind.STAFF, "seed-officer", Role.OFFICER)
+DEMO_CARD = "6222020000000000000"
+
+
+@dataclass(frozen=True, slots=True)
+class Onboarded:
+    borrower_id: str
+    principal: Principal
+    phone: str
+
+
+def onboard(
+    container: Container,
+    kind: BorrowerKind,
+    name: str,
+    id_number: str,
+    phone: str,
+    region: str = "330106",
+    industry: Sector | None = None,
+    staff_count: int | None = None,
+    annual_revenue: Decimal | None = None,
+) -> Onboarded:
+    principal = Principal(SubjectKind.PHONE, auth.phone_hash(container, phone), Role.BORROWER)
+    view = borrowers.register(
+        container,
+        borrowers.NewBorrower(kind, name, id_number, phone, region, industry, staff_count, annual_revenue),
+        principal,
+    )
+    borrowers.grant_consent(container, view.id, ConsentScope.CREDIT_ASSESSMENT, "v1", principal)
+    return Onboarded(view.id, principal, phone)
+
+
+def originate(
+    container: Container, who: Onboarded, product_code: str, amount: Decimal, term_months: int, purpose: str
+) -> str | None:
+    """Apply, accept and sign; the signed loan id, or None when the decision is not an approval."""
+    application = origination.apply(
+        container,
+        origination.NewApplication(who.borrower_id, product_code, amount, term_months, purpose),
+        who.principal,
+    )
+    if application.offer is None:
+        return None
+    contract = contract_service.accept(container, application.id, who.principal)
+    sent = auth.request_otp(container, who.phone, f"seed-{who.borrower_id}")
+    if sent.demo_otp is None:
+        raise RuntimeError("seeding signs contracts with demo OTP codes: run it with PUHUI_ENV=demo")
+    signed = contract_service.sign(container, contract.id, sent.demo_otp, who.principal)
+    return signed.loan_id
+
+
+def pay_out(container: Container, loan_id: str) -> None:
+    """Both phases of the payout at once, as a bank that settles instantly would: pending
+    transfer, settlement, and the loan's schedule starting today."""
+    now = container.clock.now()
+    today = container.clock.business_date()
+
+    def work(conn: Connection) -> None:
+        loan = conn.execute(select(loans).where(loans.c.id == loan_id)).one()
+        terms_fee = _upfront_fee_minor(conn, loan.contract_id)
+        principal = int(loan.principal_minor)
+        disbursement_id = str(uuid.uuid4())
+        conn.execute(
+            disbursements.insert().values(
+                id=disbursement_id,
+                loan_id=loan_id,
+                status="posted",
+                principal_minor=principal,
+                fee_minor=terms_fee,
+                net_minor=principal - terms_fee,
+                account_enc=container.cipher.encrypt(DEMO_CARD, "disbursement.account"),
+                account_masked=mask_bank_card(DEMO_CARD),
+                failure_reason=None,
+                created_at=now,
+                resolved_at=now,
+            )
+        )
+        post_in(
+            conn,
+            [
+                disbursement_pending(f"disb-{disbursement_id}", loan_id, principal, terms_fee, today),
+                disbursement_settled(f"settle-{disbursement_id}", loan_id, principal - terms_fee, today),
+            ],
+        )
+        conn.execute(loans.update().where(loans.c.id == loan_id).values(status="active"))
+        servicing.activate(conn, loan, today)
+
+    container.db.transaction(work)
+
+
+def _upfront_fee_minor(conn: Connection, contract_id: str) -> int:
+    terms = json.loads(conn.execute(select(contracts.c.terms_json).where(contracts.c.id == contract_id)).scalar_one())
+    return to_minor(Decimal(terms["upfront_fee"]))
+
+
+def book_active_loan(
+    container: Container,
+    who: Onboarded,
+    product_code: str,
+    amount: Decimal,
+    term_months: int,
+) -> str:
+    """A loan paid out today (the container's business date)."""
+    loan_id = originate(container, who, product_code, amount, term_months, "working capital")
+    if loan_id is None:
+        raise RuntimeError(f"{product_code} {amount} x {term_months} was not approved")
+    pay_out(container, loan_id)
+    return loan_id
