@@ -6,7 +6,6 @@ import socket
 import time
 
 import httpx
-from fastapi.testclient import TestClient
 
 from puhui.domain.identity import id_number_check_char, uscc_check_char
 
@@ -25,7 +24,7 @@ def phone(serial: int) -> str:
     return f"139{serial % 10**8:08d}"
 
 
-def borrower_token(client: TestClient, mobile: str, ip: str = "testclient") -> dict[str, str]:
+def borrower_token(client: httpx.Client, mobile: str, ip: str = "testclient") -> dict[str, str]:
     sent = client.post("/v1/auth/otp", json={"phone": mobile})
     assert sent.status_code == 202, sent.text
     token = client.post("/v1/auth/token", json={"phone": mobile, "otp": sent.json()["demo_otp"]})
@@ -33,7 +32,7 @@ def borrower_token(client: TestClient, mobile: str, ip: str = "testclient") -> d
     return {"Authorization": f"Bearer {token.json()['access_token']}"}
 
 
-def staff_token(client: TestClient, username: str, password: str = "demo") -> dict[str, str]:
+def staff_token(client: httpx.Client, username: str, password: str = "demo") -> dict[str, str]:
     token = client.post("/v1/auth/token", json={"username": username, "password": password})
     assert token.status_code == 200, token.text
     return {"Authorization": f"Bearer {token.json()['access_token']}"}

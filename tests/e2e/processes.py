@@ -93,7 +93,15 @@ class Service:
 class ProcessStack:
     """`puhui serve` on `db` plus `puhui bank-sim` with its own SQLite book, calling each other."""
 
-    def __init__(self, db: Database, tmp_path: Path, *, latency_ms: int = 10, callbacks: bool = True) -> None:
+    def __init__(
+        self,
+        db: Database,
+        tmp_path: Path,
+        *,
+        latency_ms: int = 10,
+        callbacks: bool = True,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         self.db = db
         self.tmp_path = tmp_path
         self.port, self.bank_port = free_port(), free_port()
@@ -106,6 +114,7 @@ class ProcessStack:
             "PUHUI_DATABASE_URL": db.url,
             "PUHUI_BANK_URL": self.bank,
             "PUHUI_BANK_SECRET": SECRET,
+            **(extra_env or {}),
         }
         settings = load_settings(database_url=db.url, env="demo", bank_url=self.bank, bank_secret=SECRET)
         self.container = Container(settings, db)
@@ -159,7 +168,9 @@ class ProcessStack:
             check=False,
         )
 
-    def signed_loan(self, n: int = 1) -> tuple[dict[str, str], str]:
+    def signed_loan(
+        self, n: int = 1, product: str = "PH-FLAT", amount: str = "12000.00", term_months: int = 12
+    ) -> tuple[dict[str, str], str]:
         """Sign-in, borrower, consent, application, acceptance and signature over HTTP: a loan
         waiting for its money, and the borrower's headers."""
         with httpx.Client(base_url=self.base, timeout=30) as c:
@@ -197,9 +208,9 @@ class ProcessStack:
                     headers=h,
                     json={
                         "borrower_id": borrower,
-                        "product_code": "PH-FLAT",
-                        "amount": "12000.00",
-                        "term_months": 12,
+                        "product_code": product,
+                        "amount": amount,
+                        "term_months": term_months,
                         "purpose": "household appliance",
                     },
                 )

@@ -864,6 +864,7 @@ def repayments_view(conn: Connection, loan_id: str) -> list[dict[str, Any]]:
             "paid_on": r.paid_on.isoformat(),
             "amount": format_amount(from_minor(int(r.amount_minor))),
             "channel": r.channel,
+            "channel_reference": r.channel_reference,
             "allocation": {
                 "penalty": format_amount(from_minor(int(r.penalty_minor))),
                 "fees": format_amount(from_minor(int(r.fee_minor))),
