@@ -252,7 +252,7 @@ def measure(db: Database, label: str, loans: int, runs: int, profile: bool = Fal
         f"eod {label} ({loans:,} loans)",
         "loans/s",
         [loans / s for s in seconds],
-        TARGET if loans >= FULL_LOANS and label == "postgres" else None,
+        TARGET if loans >= FULL_LOANS else None,
         note=f"seconds per day: {', '.join(f'{s:.1f}' for s in seconds)}",
         extra={"seconds": seconds},
     )

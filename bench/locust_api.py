@@ -1,0 +1,85 @@
+"""Locust users for `bench_http.py`: one class per measured request, no think time (closed loop).
+
+The bench writes a JSON file of what the users need (borrower tokens, loan ids, an operations
+token) and points PUHUI_BENCH_LOCUST_DATA at it; run one class at a time, e.g.
+
+    locust -f bench/locust_api.py --headless -u 8 -r 8 -t 15s --host http://127.0.0.1:8000 QuoteUser
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import uuid
+from pathlib import Path
+from typing import Any
+
+from locust import task
+from locust.contrib.fasthttp import FastHttpUser
+
+_DATA: dict[str, Any] = {}
+
+
+def data() -> dict[str, Any]:
+    if not _DATA:
+        _DATA.update(json.loads(Path(os.environ["PUHUI_BENCH_LOCUST_DATA"]).read_text()))
+    return _DATA
+
+
+def _check(response: Any, status: int) -> None:
+    if response.status_code != status:
+        response.failure(f"{response.status_code}: {response.text[:200]}")
+
+
+class QuoteUser(FastHttpUser):
+    """A visitor on the loan calculator: a schedule and an APR for a random amount and term."""
+
+    @task
+    def quote(self) -> None:
+        body = {
+            "product_code": random.choice(["PH-EI", "PH-FLAT", "PH-AGRI"]),  # each lends 10,000-50,000
+            "amount": f"{random.randrange(50, 251) * 200}.00",
+            "term_months": 12,
+        }
+        with self.client.post("/v1/quotes", json=body, name="POST /v1/quotes", catch_response=True) as r:
+            _check(r, 200)
+
+
+class ApplicationUser(FastHttpUser):
+    """A signed-in borrower applying: consent check, product rules, decision, offer, all stored."""
+
+    def on_start(self) -> None:
+        self.borrower = random.choice(data()["borrowers"])
+
+    @task
+    def apply(self) -> None:
+        body = {
+            "borrower_id": self.borrower["id"],
+            "product_code": "PH-FLAT",
+            "amount": f"{random.randrange(10, 50) * 1000}.00",
+            "term_months": random.choice([6, 12]),
+            "purpose": "家电",
+        }
+        headers = {"Authorization": f"Bearer {self.borrower['token']}"}
+        with self.client.post(
+            "/v1/applications", json=body, headers=headers, name="POST /v1/applications", catch_response=True
+        ) as r:
+            _check(r, 201)
+
+
+class RepaymentUser(FastHttpUser):
+    """Operations posting borrowers' payments: allocation, ledger transfer, installment updates."""
+
+    @task
+    def repay(self) -> None:
+        loan = random.choice(data()["loans"])
+        headers = {"Authorization": f"Bearer {data()['ops_token']}", "Idempotency-Key": str(uuid.uuid4())}
+        with self.client.post(
+            f"/v1/loans/{loan}/repayments",
+            json={"amount": "10.00"},
+            headers=headers,
+            name="POST /v1/loans/{id}/repayments",
+            catch_response=True,
+        ) as r:
+            _check(r, 201)
