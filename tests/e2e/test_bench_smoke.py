@@ -17,7 +17,9 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-@pytest.mark.parametrize("script", ["bench_schedule.py", "bench_ledger.py", "bench_eod.py", "bench_http.py", "run_all.py"])
+@pytest.mark.parametrize(
+    "script", ["bench_schedule.py", "bench_ledger.py", "bench_eod.py", "bench_http.py", "run_all.py"]
+)
 def test_bench_script_runs_quick_and_prints_figures(script: str, tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     env = {**os.environ, "PUHUI_BENCH_SKIP_POSTGRES": "1"}

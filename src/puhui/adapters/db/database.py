@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
@@ -47,6 +49,11 @@ class Database:
     def __init__(self, url: str, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine or make_engine(url)
+        # SQLite has one write lock per file, and a writer that finds it taken sleeps in growing
+        # steps (its busy handler), so under concurrent writes the slowest waited over a second
+        # (BENCHMARKS.md). The threads of one process queue here instead and take the file lock
+        # in turn; other processes (a CLI run beside the server) still meet the busy handler.
+        self._writer: AbstractContextManager[object] = threading.Lock() if self.is_sqlite else nullcontext()
 
     @property
     def is_sqlite(self) -> bool:
@@ -63,7 +70,7 @@ class Database:
         """Run `work` in one transaction; retry it whole on a retryable conflict."""
         for attempt in range(1, attempts + 1):
             try:
-                with self.engine.begin() as conn:
+                with self._writer, self.engine.begin() as conn:
                     return work(conn)
             except Exception as exc:
                 if attempt == attempts or not _is_retryable(exc):
