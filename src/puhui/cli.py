@@ -13,6 +13,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from puhui.commands.model import model_app
+from puhui.commands.simulate import simulate
 from puhui.domain.apr import HUNDRED, apr_of_schedule
 from puhui.domain.enums import DayCount, PeriodInterest, RepaymentMethod
 from puhui.domain.errors import DomainValidationError
@@ -26,6 +28,8 @@ db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(products_app, name="products")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(db_app, name="db")
+app.add_typer(model_app, name="model")
+app.command("simulate")(simulate)
 
 out = Console()
 err = Console(stderr=True)

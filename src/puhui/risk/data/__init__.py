@@ -1,0 +1,1 @@
+"""Alternative data: the schemas of what borrowers consent to share, and a seeded simulator."""
