@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from puhui.commands.data import data_app
 from puhui.commands.model import model_app
 from puhui.commands.simulate import simulate
 from puhui.domain.apr import HUNDRED, apr_of_schedule
@@ -29,6 +30,7 @@ app.add_typer(products_app, name="products")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(db_app, name="db")
 app.add_typer(model_app, name="model")
+app.add_typer(data_app, name="data")
 app.command("simulate")(simulate)
 
 out = Console()

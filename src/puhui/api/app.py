@@ -6,7 +6,18 @@ from fastapi import FastAPI
 
 from puhui import __version__
 from puhui.api import errors
-from puhui.api.routes import applications, auth, borrowers, callbacks, contracts, health, loans, products, quotes
+from puhui.api.routes import (
+    applications,
+    auth,
+    borrower_data,
+    borrowers,
+    callbacks,
+    contracts,
+    health,
+    loans,
+    products,
+    quotes,
+)
 from puhui.api.routes import eod as eod_routes
 from puhui.api.routes import ledger as ledger_routes
 from puhui.api.routes import reviews as review_routes
@@ -25,6 +36,7 @@ def create_app(container: Container) -> FastAPI:
         health.router,
         auth.router,
         borrowers.router,
+        borrower_data.router,
         products.router,
         quotes.router,
         applications.router,

@@ -435,3 +435,78 @@ Index(
 Index("ix_loan_servicing_status", loan_servicing.c.status)
 Index("ix_loan_servicing_borrower_id", loan_servicing.c.borrower_id)
 Index("ix_loan_servicing_next_due_date", loan_servicing.c.next_due_date)
+
+# --- risk control (migration 0008) ----------------------------------------------------------
+
+# Alternative data a borrower consented to share, one row per source row. The payload is the
+# validated row (risk/data/schemas.py) as JSON with money in fen (`<field>_minor`); the natural
+# key of the row within its source makes a re-sent row a duplicate, not a second copy.
+borrower_data = Table(
+    "borrower_data",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("borrower_id", String(36), ForeignKey("borrowers.id"), nullable=False),
+    Column("source", String(24), nullable=False),  # risk.data.schemas.Source
+    Column("row_key", String(200), nullable=False),
+    Column("observed_on", Date, nullable=True),  # the row's own date (occurred, issued, due, seen)
+    Column("payload_json", Text, nullable=False),
+    Column("batch_id", String(36), nullable=False),
+    Column("ingested_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("borrower_id", "source", "row_key", name="uq_borrower_data_borrower_source_key"),
+)
+
+# One upload (API call or CLI file): what came in, what was kept, what was refused and why.
+data_batches = Table(
+    "data_batches",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("borrower_id", String(36), ForeignKey("borrowers.id"), nullable=False),
+    Column("source", String(24), nullable=False),
+    Column("input_format", String(12), nullable=False),  # json | csv | parquet
+    Column("received", Integer, nullable=False),
+    Column("accepted", Integer, nullable=False),
+    Column("duplicates", Integer, nullable=False),
+    Column("rejected", Integer, nullable=False),
+    Column("rejections_json", Text, nullable=False),  # [{index, problems: [{field, message}]}], capped
+    Column("actor", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every credit decision, with what it was made from, so that it can be replayed to the same result.
+risk_decisions = Table(
+    "risk_decisions",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("borrower_id", String(36), ForeignKey("borrowers.id"), nullable=False),
+    Column("application_id", String(36), nullable=True),  # None: a pre-approval
+    Column("decided_on", Date, nullable=False),
+    Column("request_json", Text, nullable=False),  # product, amount, term, kind, exposure
+    Column("features_json", Text, nullable=False),  # the model's input row
+    Column("fraud_json", Text, nullable=False),  # flags raised by the fraud checks
+    Column("result_json", Text, nullable=False),  # outcome, limit, rate, apr, pd, score, reasons
+    Column("trace_json", Text, nullable=False),  # the policy tables' trace: the audit record
+    Column("model_version", String(120), nullable=True),
+    Column("policy_version", String(120), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+Index("ix_risk_decisions_borrower_created", risk_decisions.c.borrower_id, risk_decisions.c.created_at)
+
+# Alerts for operations and risk: anomalous transfers intercepted, rings, velocity, model drift.
+risk_alerts = Table(
+    "risk_alerts",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("kind", String(32), nullable=False),  # risk.fraud.AlertKind
+    Column("severity", String(8), nullable=False),  # info | warn | block
+    Column("borrower_id", String(36), nullable=True),
+    Column("subject", String(100), nullable=True),  # what it is about: a loan, payout, repayment
+    Column("details_json", Text, nullable=False),
+    Column("status", String(12), nullable=False),  # open | resolved
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("resolved_by", String(100), nullable=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=True),
+    Column("resolution", Text, nullable=True),
+)
+
+Index("ix_risk_alerts_status_created", risk_alerts.c.status, risk_alerts.c.created_at)
