@@ -271,6 +271,8 @@ disbursements = Table(
     Column("failure_reason", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
+    # keyed hash of the card (migration 0008): finds other borrowers paid to the same account
+    Column("account_hash", String(64), nullable=True, index=True),
 )
 
 outbox = Table(
@@ -279,7 +281,7 @@ outbox = Table(
     Column("id", String(36), primary_key=True),
     Column("kind", String(24), nullable=False),
     Column("ref_id", String(36), nullable=False),
-    Column("status", String(16), nullable=False),
+    Column("status", String(16), nullable=False, index=True),
     Column("attempts", Integer, nullable=False),
     Column("last_error", Text, nullable=True),
     Column("created_at", DateTime(timezone=True), nullable=False),
@@ -305,7 +307,7 @@ def _fen(name: str) -> Column[int]:
 installments = Table(
     "installments",
     metadata,
-    Column("loan_id", String(36), primary_key=True),
+    Column("loan_id", String(36), ForeignKey("loans.id"), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("seq", Integer, primary_key=True),
     Column("due_date", Date, nullable=False),
@@ -324,7 +326,7 @@ installments = Table(
 loan_servicing = Table(
     "loan_servicing",
     metadata,
-    Column("loan_id", String(36), primary_key=True),
+    Column("loan_id", String(36), ForeignKey("loans.id"), primary_key=True),
     Column("borrower_id", String(36), nullable=False),
     Column("status", String(16), nullable=False),
     Column("schedule_version", Integer, nullable=False),
@@ -367,7 +369,7 @@ repayments = Table(
     "repayments",
     metadata,
     Column("id", String(36), primary_key=True),
-    Column("loan_id", String(36), nullable=False),
+    Column("loan_id", String(36), ForeignKey("loans.id"), nullable=False, index=True),
     Column("channel", String(16), nullable=False),
     Column("channel_reference", String(100), nullable=False),
     Column("kind", String(40), nullable=False),
@@ -379,12 +381,14 @@ repayments = Table(
     _fen("principal_minor"),
     _fen("excess_minor"),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # a bank reference (or the Idempotency-Key, for the API) is posted once per channel
+    UniqueConstraint("channel", "channel_reference", name="uq_repayments_channel_reference"),
 )
 
 schedule_changes = Table(
     "schedule_changes",
     metadata,
-    Column("loan_id", String(36), primary_key=True),
+    Column("loan_id", String(36), ForeignKey("loans.id"), primary_key=True),
     Column("version", Integer, primary_key=True),
     Column("kind", String(32), nullable=False),
     Column("reason", Text, nullable=False),
@@ -510,3 +514,31 @@ risk_alerts = Table(
 )
 
 Index("ix_risk_alerts_status_created", risk_alerts.c.status, risk_alerts.c.created_at)
+
+# What each application reported about where it came from (fraud checks: velocity, rings).
+application_signals = Table(
+    "application_signals",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("borrower_id", String(36), ForeignKey("borrowers.id"), nullable=False, index=True),
+    Column("decision_id", String(36), nullable=False),
+    Column("phone_hash", String(64), nullable=False),
+    Column("device_id", String(64), nullable=True),
+    Column("network_hash", String(64), nullable=True),  # keyed hash of the client's /24 (IPv4) or /48 (IPv6)
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+Index("ix_application_signals_phone_created", application_signals.c.phone_hash, application_signals.c.created_at)
+Index("ix_application_signals_device_created", application_signals.c.device_id, application_signals.c.created_at)
+Index("ix_application_signals_network_created", application_signals.c.network_hash, application_signals.c.created_at)
+
+# Accounts risk staff have flagged: a payout to one is intercepted.
+flagged_accounts = Table(
+    "flagged_accounts",
+    metadata,
+    Column("account_hash", String(64), primary_key=True),
+    Column("account_masked", String(32), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("flagged_by", String(100), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

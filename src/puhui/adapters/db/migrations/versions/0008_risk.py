@@ -76,9 +76,37 @@ def upgrade() -> None:
         sa.Column("resolution", sa.Text, nullable=True),
     )
     op.create_index("ix_risk_alerts_status_created", "risk_alerts", ["status", "created_at"])
+    op.create_table(
+        "application_signals",
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+        sa.Column("borrower_id", sa.String(36), sa.ForeignKey("borrowers.id"), nullable=False, index=True),
+        sa.Column("decision_id", sa.String(36), nullable=False),
+        sa.Column("phone_hash", sa.String(64), nullable=False),
+        sa.Column("device_id", sa.String(64), nullable=True),
+        sa.Column("network_hash", sa.String(64), nullable=True),
+        sa.Column("created_at", TS, nullable=False),
+    )
+    for name, column in (("phone", "phone_hash"), ("device", "device_id"), ("network", "network_hash")):
+        op.create_index(f"ix_application_signals_{name}_created", "application_signals", [column, "created_at"])
+    op.create_table(
+        "flagged_accounts",
+        sa.Column("account_hash", sa.String(64), primary_key=True),
+        sa.Column("account_masked", sa.String(32), nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("flagged_by", sa.String(100), nullable=False),
+        sa.Column("created_at", TS, nullable=False),
+    )
+    # nullable, so a plain ALTER TABLE ADD COLUMN on both databases (payouts before 0008 have none)
+    op.add_column("disbursements", sa.Column("account_hash", sa.String(64), nullable=True))
+    op.create_index("ix_disbursements_account_hash", "disbursements", ["account_hash"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_disbursements_account_hash", table_name="disbursements")
+    with op.batch_alter_table("disbursements") as batch:
+        batch.drop_column("account_hash")
+    op.drop_table("flagged_accounts")
+    op.drop_table("application_signals")
     op.drop_index("ix_risk_alerts_status_created", table_name="risk_alerts")
     op.drop_table("risk_alerts")
     op.drop_index("ix_risk_decisions_borrower_created", table_name="risk_decisions")
