@@ -7,7 +7,7 @@ import time
 
 import httpx
 
-from puhui.domain.identity import id_number_check_char, uscc_check_char
+from puhui.domain.identity import id_number_check_char, luhn_check_digit, uscc_check_char
 
 
 def resident_id(serial: int, born: str = "19850612", region: str = "330106") -> str:
@@ -18,6 +18,12 @@ def resident_id(serial: int, born: str = "19850612", region: str = "330106") -> 
 def uscc(serial: int) -> str:
     first17 = f"91330106MA{serial % 10**7:07d}"
     return first17 + uscc_check_char(first17)
+
+
+def bank_card(serial: int) -> str:
+    """A Luhn-valid 19-digit debit card of its own for each serial."""
+    body = f"621700{serial % 10**12:012d}"
+    return body + luhn_check_digit(body)
 
 
 def phone(serial: int) -> str:

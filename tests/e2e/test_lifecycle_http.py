@@ -30,8 +30,8 @@ from puhui.bootstrap import seed_demo_capital, seed_demo_staff
 from puhui.domain.ledger import AccountCode, AccountType
 from puhui.domain.postings import loan_account
 from puhui.money import to_minor
-from tests.e2e.processes import CARD, OPENING_BALANCE_MINOR, ProcessStack
-from tests.helpers import staff_token
+from tests.e2e.processes import OPENING_BALANCE_MINOR, ProcessStack
+from tests.helpers import bank_card, staff_token
 
 DAYS = 400
 PAYER_CARD = "6217000010000000007"
@@ -147,7 +147,8 @@ def _disburse_all(j: Journey) -> int:
     net = 0
     for b in j.people.values():
         key = {"Idempotency-Key": f"payout-{b.name}", **b.headers}
-        j.ok(j.http.post(f"/v1/loans/{b.loan_id}/disbursements", headers=key, json={"account_number": CARD}))
+        card = {"account_number": bank_card(b.serial)}  # each borrower's own account
+        j.ok(j.http.post(f"/v1/loans/{b.loan_id}/disbursements", headers=key, json=card))
         view = _wait_for(lambda b=b: (lambda v: v if v["status"] == "active" else None)(j.loan(b)), "payout")
         net += to_minor(Decimal(view["disbursements"][-1]["net_amount"]))
     return net

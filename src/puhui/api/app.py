@@ -17,6 +17,7 @@ from puhui.api.routes import (
     loans,
     products,
     quotes,
+    risk_alerts,
 )
 from puhui.api.routes import eod as eod_routes
 from puhui.api.routes import ledger as ledger_routes
@@ -46,6 +47,7 @@ def create_app(container: Container) -> FastAPI:
         callbacks.router,
         eod_routes.router,
         ledger_routes.router,
+        risk_alerts.router,
     ):
         app.include_router(router)
     return app

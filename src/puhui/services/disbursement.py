@@ -31,6 +31,8 @@ from puhui.domain.identity import IdentifierError, mask_bank_card, normalise_ban
 from puhui.domain.ledger import reversal_of
 from puhui.domain.postings import disbursement_pending, disbursement_settled
 from puhui.money import from_minor, to_minor
+from puhui.risk.fraud import Finding
+from puhui.services import fraud
 from puhui.services.accounting import post_in
 from puhui.services.borrowers import Conflict, NotFound, owned_row
 
@@ -78,6 +80,7 @@ def request_disbursement(
         raise DomainValidationError([FieldProblem("account_number", str(exc))]) from None
     now = container.clock.now()
     today = container.clock.business_date()
+    account_hash = container.cipher.lookup_hash(account, ACCOUNT_CONTEXT)
 
     def work(conn: Connection) -> StoredResponse:
         loan = owned_row(conn, loans, loan_id, caller, "loan")
@@ -94,9 +97,14 @@ def request_disbursement(
                 raise Conflict(
                     f"loan {loan_id} is {loan.status}; only a signed loan waiting for its money can be paid out"
                 )
-            return _start(conn, container, loan, account, now, today)
+            intercepted = fraud.payout_check(conn, loan.borrower_id, account_hash)
+            if intercepted:
+                # kept (with the alert) under the key: a retry is told the same until risk staff look
+                fraud.raise_alerts(conn, intercepted, loan.borrower_id, f"loan:{loan_id}", now)
+                return _intercepted(intercepted)
+            return _start(conn, container, loan, account, account_hash, now, today)
 
-        body = {"loan_id": loan_id, "account_hash": container.cipher.lookup_hash(account, ACCOUNT_CONTEXT)}
+        body = {"loan_id": loan_id, "account_hash": account_hash}
         return idempotent(conn, key, caller.subject_id, body, now, make)
 
     response = container.db.transaction(work)
@@ -105,8 +113,15 @@ def request_disbursement(
     return response
 
 
+def _intercepted(findings: list[Finding]) -> StoredResponse:
+    reasons = "; ".join(f.text_en for f in findings)
+    problems = [{"path": "account_number", "message": f"{f.text_en} ({f.text_zh})"} for f in findings]
+    message = f"the payout was intercepted by risk control: {reasons}; risk staff will review it"
+    return StoredResponse(409, {"error": {"code": "payout_intercepted", "message": message, "fields": problems}})
+
+
 def _start(
-    conn: Connection, container: Container, loan: Any, account: str, now: datetime, today: date
+    conn: Connection, container: Container, loan: Any, account: str, account_hash: str, now: datetime, today: date
 ) -> StoredResponse:
     terms = json.loads(
         conn.execute(select(contracts.c.terms_json).where(contracts.c.id == loan.contract_id)).scalar_one()
@@ -124,6 +139,7 @@ def _start(
             net_minor=principal - fee,
             account_enc=container.cipher.encrypt(account, ACCOUNT_CONTEXT),
             account_masked=mask_bank_card(account),
+            account_hash=account_hash,
             failure_reason=None,
             created_at=now,
             resolved_at=None,

@@ -8,6 +8,7 @@ from the demo response).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -20,15 +21,23 @@ from puhui.bootstrap import Container
 from puhui.domain.access import ConsentScope, Principal, Role, SubjectKind
 from puhui.domain.borrowers import Sector
 from puhui.domain.enums import BorrowerKind
-from puhui.domain.identity import mask_bank_card
+from puhui.domain.identity import luhn_check_digit, mask_bank_card
 from puhui.domain.postings import disbursement_pending, disbursement_settled
 from puhui.money import to_minor
 from puhui.services import auth, borrowers, origination, servicing
 from puhui.services import contracts as contract_service
 from puhui.services.accounting import post_in
+from puhui.services.disbursement import ACCOUNT_CONTEXT
 
 SEED_OFFICER = Principal(SubjectKind.STAFF, "seed-officer", Role.OFFICER)
-DEMO_CARD = "6222020000000000000"
+DEMO_CARD_BIN = "622202"  # an ICBC debit-card prefix; the rest is derived from the borrower id
+
+
+def demo_card(borrower_id: str) -> str:
+    """A Luhn-valid 19-digit card of the borrower's own: payouts to one account shared by
+    different borrowers are intercepted by the fraud checks, so demo borrowers do not share."""
+    body = DEMO_CARD_BIN + str(int(hashlib.sha256(borrower_id.encode()).hexdigest(), 16))[:12]
+    return body + luhn_check_digit(body)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +95,7 @@ def pay_out(container: Container, loan_id: str) -> None:
 
     def work(conn: Connection) -> None:
         loan = conn.execute(select(loans).where(loans.c.id == loan_id)).one()
+        card = demo_card(loan.borrower_id)
         terms_fee = _upfront_fee_minor(conn, loan.contract_id)
         principal = int(loan.principal_minor)
         disbursement_id = str(uuid.uuid4())
@@ -97,8 +107,9 @@ def pay_out(container: Container, loan_id: str) -> None:
                 principal_minor=principal,
                 fee_minor=terms_fee,
                 net_minor=principal - terms_fee,
-                account_enc=container.cipher.encrypt(DEMO_CARD, "disbursement.account"),
-                account_masked=mask_bank_card(DEMO_CARD),
+                account_enc=container.cipher.encrypt(card, ACCOUNT_CONTEXT),
+                account_masked=mask_bank_card(card),
+                account_hash=container.cipher.lookup_hash(card, ACCOUNT_CONTEXT),
                 failure_reason=None,
                 created_at=now,
                 resolved_at=now,

@@ -511,6 +511,8 @@ risk_alerts = Table(
     Column("resolved_by", String(100), nullable=True),
     Column("resolved_at", DateTime(timezone=True), nullable=True),
     Column("resolution", Text, nullable=True),
+    # one alert per kind and subject: a replayed callback or a retried request raises none again
+    UniqueConstraint("kind", "subject", name="uq_risk_alerts_kind_subject"),
 )
 
 Index("ix_risk_alerts_status_created", risk_alerts.c.status, risk_alerts.c.created_at)

@@ -14,7 +14,7 @@ from puhui.api.errors import ApiError
 from puhui.bootstrap import Container
 from puhui.domain.access import Principal, Role, SubjectKind
 from puhui.money import MoneyError, parse_amount, to_minor
-from puhui.services import disbursement, servicing
+from puhui.services import disbursement, fraud, servicing
 from puhui.services.borrowers import Conflict, NotFound
 
 log = logging.getLogger(__name__)
@@ -60,4 +60,6 @@ def _incoming(container: Container, event: dict[str, Any]) -> dict[str, str]:
     except (NotFound, Conflict) as exc:
         log.warning("unapplied incoming payment %s: %s", event["reference"], exc)
         return {"result": "unapplied", "reason": str(exc)}
+    payer = event.get("payer_last4")
+    fraud.note_payer(container, command.loan_id, str(payer) if payer else None, command.channel_reference or "")
     return {"result": "posted", "repayment_id": str(stored.body["id"])}

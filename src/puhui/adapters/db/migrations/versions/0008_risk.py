@@ -74,6 +74,7 @@ def upgrade() -> None:
         sa.Column("resolved_by", sa.String(100), nullable=True),
         sa.Column("resolved_at", TS, nullable=True),
         sa.Column("resolution", sa.Text, nullable=True),
+        sa.UniqueConstraint("kind", "subject", name="uq_risk_alerts_kind_subject"),
     )
     op.create_index("ix_risk_alerts_status_created", "risk_alerts", ["status", "created_at"])
     op.create_table(
