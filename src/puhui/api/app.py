@@ -51,3 +51,11 @@ def create_app(container: Container) -> FastAPI:
     ):
         app.include_router(router)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """For `puhui serve --workers N`: every worker process builds its own container (settings,
+    database pool, clock) from the environment."""
+    from puhui.bootstrap import build
+
+    return create_app(build())
