@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from enum import StrEnum
 
 from puhui.domain.caps import ExposureRequest, RateCapExceeded, check_borrower_limits
 from puhui.domain.enums import BorrowerKind
@@ -20,22 +19,10 @@ from puhui.domain.errors import DomainValidationError
 from puhui.domain.pricing import Quote, make_quote
 from puhui.domain.products import LoanProduct
 from puhui.money import ZERO
+from puhui.risk.policy import Outcome, Reason
 
 POLICY_VERSION = "product-rules-v1"
 MANUAL_REVIEW_ABOVE = Decimal(500_000)  # tickets above this go to a credit officer
-
-
-class Outcome(StrEnum):
-    APPROVED = "approved"
-    DECLINED = "declined"
-    REVIEW = "review"
-
-
-@dataclass(frozen=True, slots=True)
-class Reason:
-    code: str
-    text_zh: str
-    text_en: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,8 @@ from puhui.domain.enums import BorrowerKind
 from puhui.domain.errors import DomainValidationError, FieldProblem
 from puhui.domain.pricing import check_request
 from puhui.money import format_amount, format_rate, from_minor, to_minor
-from puhui.risk.decision import Decision, DecisionRequest, Outcome, decide
+from puhui.risk.decision import Decision, DecisionRequest, decide
+from puhui.risk.policy import Outcome
 from puhui.services.borrowers import owned_borrower, owned_row, require_consent
 
 

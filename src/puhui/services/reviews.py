@@ -28,7 +28,8 @@ from puhui.domain.enums import BorrowerKind
 from puhui.domain.errors import DomainValidationError, FieldProblem
 from puhui.domain.pricing import Quote, check_request, make_quote
 from puhui.money import ZERO, format_rate, from_minor, round_rate, to_minor
-from puhui.risk.decision import Decision, Outcome, Reason
+from puhui.risk.decision import Decision
+from puhui.risk.policy import Outcome, Reason
 from puhui.services.borrowers import Conflict, Forbidden, NotFound
 from puhui.services.origination import decision_record, make_offer, offer_view
 
