@@ -56,6 +56,31 @@ def test_enterprise_size_class_and_inclusive_flag(client: TestClient) -> None:
     assert out["size_class"] == "small" and out["inclusive"] is True
 
 
+def test_a_business_records_its_licence_date_and_an_individual_cannot(client: TestClient) -> None:
+    headers = borrower_token(client, phone(12))
+    body = {
+        "kind": "enterprise",
+        "name": "成都川味食品有限公司",
+        "id_number": uscc(12),
+        "phone": phone(12),
+        "region": "510104",
+        "industry": "industry",
+        "staff_count": 30,
+        "annual_revenue": "8000000.00",
+        "established_on": "2019-04-01",
+    }
+    out = client.post("/v1/borrowers", json=body, headers=headers)
+    assert out.status_code == 201 and out.json()["established_on"] == "2019-04-01"
+    future = client.post(
+        "/v1/borrowers", json={**body, "id_number": uscc(13), "established_on": "2999-01-01"}, headers=headers
+    )
+    assert future.status_code == 422 and future.json()["error"]["fields"][0]["path"] == "established_on"
+    me = borrower_token(client, phone(14))
+    person = {**_individual(14), "established_on": "2019-04-01"}
+    refused = client.post("/v1/borrowers", json=person, headers=me)
+    assert refused.status_code == 422 and refused.json()["error"]["fields"][0]["path"] == "established_on"
+
+
 @pytest.mark.parametrize(
     ("change", "path"),
     [

@@ -7,7 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -62,6 +62,7 @@ class NewBorrower:
     staff_count: int | None = None
     annual_revenue: Decimal | None = None
     total_assets: Decimal | None = None
+    established_on: date | None = None  # businesses: the date on the business licence
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +79,7 @@ class BorrowerView:
     size_class: SizeClass
     inclusive: bool
     created_at: datetime
+    established_on: date | None = None
 
 
 def _validated_identifiers(cmd: NewBorrower) -> tuple[str, str, str]:
@@ -97,6 +99,8 @@ def _validated_identifiers(cmd: NewBorrower) -> tuple[str, str, str]:
         phone = normalise_mobile(cmd.phone)
     except IdentifierError as exc:
         problems.append(FieldProblem("phone", str(exc)))
+    if cmd.established_on is not None and cmd.kind is BorrowerKind.INDIVIDUAL:
+        problems.append(FieldProblem("established_on", "applies to individual businesses and enterprises only"))
     if problems:
         raise DomainValidationError(problems)
     return number, masked, phone
@@ -138,6 +142,7 @@ def register(container: Container, cmd: NewBorrower, caller: Principal) -> Borro
         "staff_count": cmd.staff_count,
         "annual_revenue_minor": to_minor(cmd.annual_revenue) if cmd.annual_revenue is not None else None,
         "total_assets_minor": to_minor(cmd.total_assets) if cmd.total_assets is not None else None,
+        "established_on": cmd.established_on,
         "size_class": size.value,
         "inclusive": is_inclusive(cmd.kind, size, Decimal(0), business_loan=cmd.kind is not BorrowerKind.INDIVIDUAL),
         "created_at": container.clock.now(),
@@ -169,6 +174,7 @@ def _view(row: Any) -> BorrowerView:
         size_class=SizeClass(r["size_class"]),
         inclusive=bool(r["inclusive"]),
         created_at=r["created_at"],
+        established_on=r.get("established_on"),
     )
 
 

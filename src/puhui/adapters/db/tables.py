@@ -116,6 +116,7 @@ borrowers = Table(
     Column("staff_count", Integer, nullable=True),
     Column("annual_revenue_minor", BigInteger, nullable=True),
     Column("total_assets_minor", BigInteger, nullable=True),
+    Column("established_on", Date, nullable=True),  # a business's registration date (migration 0008)
     Column("size_class", String(16), nullable=False),
     Column("inclusive", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),

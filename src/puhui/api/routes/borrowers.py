@@ -26,6 +26,7 @@ def register(body: BorrowerIn, container: ContainerDep, caller: CurrentPrincipal
         staff_count=body.staff_count,
         annual_revenue=body.annual_revenue,
         total_assets=body.total_assets,
+        established_on=body.established_on,
     )
     return BorrowerOut.of(borrowers.register(container, command, caller))
 

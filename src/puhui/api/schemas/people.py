@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PastDate, model_validator
 
 from puhui.api.schemas.common import AmountIn
 from puhui.domain.access import ConsentScope
@@ -59,6 +59,7 @@ class BorrowerIn(BaseModel):
     staff_count: int | None = Field(default=None, ge=0, le=10_000_000)
     annual_revenue: AmountIn | None = None
     total_assets: AmountIn | None = None
+    established_on: PastDate | None = Field(default=None, description="businesses: the date on the business licence")
 
 
 class BorrowerOut(BaseModel):
@@ -74,6 +75,7 @@ class BorrowerOut(BaseModel):
     size_class: str
     inclusive: bool
     created_at: datetime
+    established_on: date | None = None
 
     @classmethod
     def of(cls, v: BorrowerView) -> BorrowerOut:
@@ -89,6 +91,7 @@ class BorrowerOut(BaseModel):
             annual_revenue=format_amount(v.annual_revenue) if v.annual_revenue is not None else None,
             size_class=v.size_class.value,
             inclusive=v.inclusive,
+            established_on=v.established_on,
             created_at=v.created_at,
         )
 

@@ -97,6 +97,8 @@ def upgrade() -> None:
         sa.Column("flagged_by", sa.String(100), nullable=False),
         sa.Column("created_at", TS, nullable=False),
     )
+    # a business's registration date: time in business is a knock-out fact of the credit policy
+    op.add_column("borrowers", sa.Column("established_on", sa.Date, nullable=True))
     # nullable, so a plain ALTER TABLE ADD COLUMN on both databases (payouts before 0008 have none)
     op.add_column("disbursements", sa.Column("account_hash", sa.String(64), nullable=True))
     op.create_index("ix_disbursements_account_hash", "disbursements", ["account_hash"])
@@ -106,6 +108,8 @@ def downgrade() -> None:
     op.drop_index("ix_disbursements_account_hash", table_name="disbursements")
     with op.batch_alter_table("disbursements") as batch:
         batch.drop_column("account_hash")
+    with op.batch_alter_table("borrowers") as batch:
+        batch.drop_column("established_on")
     op.drop_table("flagged_accounts")
     op.drop_table("application_signals")
     op.drop_index("ix_risk_alerts_status_created", table_name="risk_alerts")
