@@ -23,7 +23,7 @@ from pathlib import Path
 from benchlib import Figure, console, machine, machine_line, parser, table
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("bench_schedule.py", "bench_ledger.py", "bench_eod.py", "bench_http.py")
+BENCHES = ("bench_schedule.py", "bench_ledger.py", "bench_eod.py", "bench_http.py", "bench_models.py")
 
 
 def run_bench(script: str, extra: Sequence[str]) -> tuple[list[Figure], list[str], float]:
