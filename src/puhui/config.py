@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     bank_secret: str = "demo-bank-secret"
     # "system": the calendar date in China; "eod": the day after the last completed end of day
     business_date_source: str = "system"
+    # the credit model's artefact directory; empty: the demo model shipped in risk/models/demo
+    model_dir: str = ""
 
     @property
     def is_demo(self) -> bool:

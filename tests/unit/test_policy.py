@@ -301,8 +301,8 @@ def test_the_score_band_sets_the_base_limit() -> None:
     assert result.credit_limit == D("50000")
     assert result.approved_amount == D("50000")  # a counter-offer at the limit
     assert "LIMIT_SCORE_BAND" in codes(result)
-    lower = decide(facts(IND, score=640, amount_requested=D("80000")))
-    assert lower.credit_limit == D("10000")
+    lower = decide(facts(IND, score=590, amount_requested=D("80000")))  # band D: PD about 2-4 %
+    assert lower.credit_limit == D("15000")
 
 
 def test_affordability_holds_the_installment_within_40_percent_of_an_individuals_income() -> None:

@@ -18,6 +18,7 @@ from puhui.api.routes import (
     products,
     quotes,
     risk_alerts,
+    risk_decisions,
 )
 from puhui.api.routes import eod as eod_routes
 from puhui.api.routes import ledger as ledger_routes
@@ -48,6 +49,7 @@ def create_app(container: Container) -> FastAPI:
         eod_routes.router,
         ledger_routes.router,
         risk_alerts.router,
+        risk_decisions.router,
     ):
         app.include_router(router)
     return app

@@ -18,12 +18,12 @@ from puhui.adapters.db import product_repository
 from puhui.adapters.db.tables import applications, offers
 from puhui.bootstrap import Container
 from puhui.domain.access import ConsentScope, Principal
-from puhui.domain.enums import BorrowerKind
 from puhui.domain.errors import DomainValidationError, FieldProblem
 from puhui.domain.pricing import check_request
 from puhui.money import format_amount, format_rate, from_minor, to_minor
-from puhui.risk.decision import Decision, DecisionRequest, decide
+from puhui.risk.decision import Decision
 from puhui.risk.policy import Outcome
+from puhui.services import decisions, fraud
 from puhui.services.borrowers import owned_borrower, owned_row, require_consent
 
 
@@ -34,6 +34,8 @@ class NewApplication:
     amount: Decimal
     term_months: int
     purpose: str
+    device_id: str | None = None  # reported by the app; the fraud checks count and link devices
+    client_ip: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +84,6 @@ def _schedule_record(d: Decision) -> list[dict[str, str | int]]:
 def apply(container: Container, cmd: NewApplication, caller: Principal) -> ApplicationView:
     """Decide at once; an approval comes with an offer valid for `offer_ttl_hours`."""
     now = container.clock.now()
-    today = container.clock.business_date()
     application_id = str(uuid.uuid4())
 
     def work(conn: Connection) -> ApplicationView:
@@ -92,8 +93,12 @@ def apply(container: Container, cmd: NewApplication, caller: Principal) -> Appli
             raise DomainValidationError([FieldProblem("product_code", f"product {cmd.product_code} does not exist")])
         check_request(product, cmd.amount, cmd.term_months, product.rate_annual_min)
         require_consent(conn, cmd.borrower_id, ConsentScope.CREDIT_ASSESSMENT)
-        decision = decide(DecisionRequest(product, BorrowerKind(borrower.kind), cmd.amount, cmd.term_months, today))
-        record = decision_record(decision)
+        signals = fraud.Signals(borrower.phone_hash, cmd.device_id, fraud.network_of(container, cmd.client_ip))
+        assessed = decisions.assess_in(
+            conn, container, borrower, product.code, cmd.amount, cmd.term_months, signals, application_id
+        )
+        decision = assessed.decision
+        record = {**decisions.result_record(decision), "decision_id": assessed.decision_id}
         conn.execute(
             applications.insert().values(
                 id=application_id,

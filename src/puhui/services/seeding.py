@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 import uuid
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import Connection, select
@@ -23,8 +25,10 @@ from puhui.domain.borrowers import Sector
 from puhui.domain.enums import BorrowerKind
 from puhui.domain.identity import luhn_check_digit, mask_bank_card
 from puhui.domain.postings import disbursement_pending, disbursement_settled
-from puhui.money import to_minor
-from puhui.services import auth, borrowers, origination, servicing
+from puhui.money import format_amount, round_money, to_minor
+from puhui.risk.data.formats import InputFormat
+from puhui.risk.data.schemas import Source
+from puhui.services import auth, borrowers, origination, risk_data, servicing
 from puhui.services import contracts as contract_service
 from puhui.services.accounting import post_in
 from puhui.services.disbursement import ACCOUNT_CONTEXT
@@ -47,6 +51,53 @@ class Onboarded:
     phone: str
 
 
+# monthly money received by a typical borrower of each kind (the demo's and the tests' default)
+TYPICAL_MONTHLY_INCOME = {
+    BorrowerKind.INDIVIDUAL: Decimal(15_000),
+    BorrowerKind.INDIVIDUAL_BUSINESS: Decimal(120_000),
+    BorrowerKind.ENTERPRISE: Decimal(600_000),
+}
+HISTORY_DAYS = 400
+
+
+def _factor(rng: random.Random, low_percent: int, high_percent: int) -> Decimal:
+    """A random multiplier drawn in whole percent (no float near an amount)."""
+    return Decimal(rng.randrange(low_percent, high_percent + 1)) / 100
+
+
+def cash_flow_history(seed: str, kind: BorrowerKind, monthly_income: Decimal, as_of: date) -> list[dict[str, str]]:
+    """A plausible, steady year of account movements ending on `as_of`: an individual's salary
+    and spending; a business's takings from many customers and its payments to suppliers. Rows in
+    the `transactions` schema (risk/data/schemas.py)."""
+    rng = random.Random(seed)
+    individual = kind is BorrowerKind.INDIVIDUAL
+    balance = monthly_income
+    rows: list[dict[str, str]] = []
+    for back in range(HISTORY_DAYS, -1, -1):
+        day = as_of - timedelta(days=back)
+        moves: list[tuple[str, Decimal, str]] = []
+        if individual and day.day == 10:
+            moves.append(("in", monthly_income, "employer-1"))
+        elif not individual and rng.random() < 0.8:  # takings on most days
+            moves.append(("in", monthly_income / 24 * _factor(rng, 60, 140), f"customer-{rng.randrange(40)}"))
+        if rng.random() < 0.5:  # spending and suppliers: about two thirds of what comes in
+            moves.append(("out", monthly_income / 23 * _factor(rng, 50, 150), f"payee-{rng.randrange(25)}"))
+        for n, (direction, amount, counterparty) in enumerate(moves):
+            amount = round_money(amount)
+            balance += amount if direction == "in" else -amount
+            rows.append(
+                {
+                    "txn_id": f"{seed[:12]}-{day:%Y%m%d}-{n}",
+                    "occurred_on": day.isoformat(),
+                    "direction": direction,
+                    "amount": format_amount(amount),
+                    "counterparty_id": counterparty,
+                    "balance_after": format_amount(balance),
+                }
+            )
+    return rows
+
+
 def onboard(
     container: Container,
     kind: BorrowerKind,
@@ -57,14 +108,28 @@ def onboard(
     industry: Sector | None = None,
     staff_count: int | None = None,
     annual_revenue: Decimal | None = None,
+    monthly_income: Decimal | None = None,
+    established_on: date | None = None,
 ) -> Onboarded:
+    """Register, consent to the credit assessment and to transaction data, and share a year of the
+    account's movements (`monthly_income=0` shares none): what a borrower does in the app."""
     principal = Principal(SubjectKind.PHONE, auth.phone_hash(container, phone), Role.BORROWER)
+    today = container.clock.business_date()
+    if kind is not BorrowerKind.INDIVIDUAL and established_on is None:
+        established_on = today - timedelta(days=5 * 365)
     view = borrowers.register(
         container,
-        borrowers.NewBorrower(kind, name, id_number, phone, region, industry, staff_count, annual_revenue),
+        borrowers.NewBorrower(
+            kind, name, id_number, phone, region, industry, staff_count, annual_revenue, None, established_on
+        ),
         principal,
     )
     borrowers.grant_consent(container, view.id, ConsentScope.CREDIT_ASSESSMENT, "v1", principal)
+    income = TYPICAL_MONTHLY_INCOME[kind] if monthly_income is None else monthly_income
+    if income > 0:
+        borrowers.grant_consent(container, view.id, ConsentScope.TRANSACTIONS, "v1", principal)
+        rows = cash_flow_history(view.id, kind, income, today)
+        risk_data.ingest(container, view.id, Source.TRANSACTIONS, rows, InputFormat.JSON, principal)
     return Onboarded(view.id, principal, phone)
 
 

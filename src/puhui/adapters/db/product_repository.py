@@ -51,3 +51,14 @@ def get(conn: Connection, code: str) -> LoanProduct | None:
 def list_active(conn: Connection) -> list[LoanProduct]:
     rows = conn.execute(select(products.c.definition_json).where(products.c.active.is_(True)).order_by(products.c.code))
     return [_from_row(r.definition_json) for r in rows]
+
+
+def get_with_definition(conn: Connection, code: str) -> tuple[LoanProduct, dict[str, Any]] | None:
+    """The product and the definition it was parsed from (stored with a decision, so it replays)."""
+    row = conn.execute(
+        select(products.c.definition_json).where(products.c.code == code, products.c.active.is_(True))
+    ).first()
+    if row is None:
+        return None
+    definition: dict[str, Any] = json.loads(row.definition_json)
+    return parse_product(definition), definition

@@ -19,6 +19,9 @@ class ApplicationIn(BaseModel):
     amount: AmountIn
     term_months: int = Field(ge=1, le=360)
     purpose: str = Field(min_length=1, max_length=500)
+    device_id: str | None = Field(
+        default=None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$", description="the app's device id"
+    )
 
 
 class ReasonOut(BaseModel):
@@ -36,6 +39,9 @@ class DecisionOut(BaseModel):
     reasons: list[ReasonOut]
     policy_version: str
     model_version: str | None
+    pd: float | None = None
+    score: int | None = None
+    decision_id: str | None = None
 
 
 class ApplicationOut(BaseModel):

@@ -1,0 +1,414 @@
+"""The credit decision as a use case: consent, the borrower's consented data -> features, the
+fraud checks, the model and the policy tables (risk/decision.py), stored with everything it was
+made from, so that it can be shown to a credit officer and replayed to the same result.
+
+Used by the application flow (inside its transaction) and by `POST /v1/risk/decisions` (a
+pre-approval: the line and rate a borrower would get, without an application).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, and_, func, select
+
+from puhui.adapters.db import product_repository
+from puhui.adapters.db.tables import installments, loan_servicing, risk_decisions
+from puhui.adapters.rules.zen import ZenRules
+from puhui.bootstrap import Container
+from puhui.domain.access import ConsentScope, Principal, SubjectKind
+from puhui.domain.enums import BorrowerKind
+from puhui.domain.errors import DomainValidationError, FieldProblem
+from puhui.domain.identity import birth_date_of
+from puhui.domain.products import parse_product
+from puhui.money import ZERO, format_amount, format_rate, from_minor, round_money
+from puhui.risk.data.schemas import Source
+from puhui.risk.decision import Applicant, Decision, DecisionRequest, RiskInputs, decide_with_risk
+from puhui.risk.features import AltData, build_features
+from puhui.risk.fraud import Finding, device_findings
+from puhui.risk.model import CreditModel, load_model
+from puhui.services import fraud
+from puhui.services.borrowers import ID_CONTEXT, NotFound, owned_borrower, require_consent
+from puhui.services.risk_data import consented_data
+
+DEMO_MODEL_DIR = Path(__file__).resolve().parents[1] / "risk" / "models" / "demo"
+DEFAULT_DPD = 90
+
+
+@dataclass(frozen=True, slots=True)
+class RiskEngine:
+    model: CreditModel
+    rules: ZenRules
+
+
+@lru_cache(maxsize=4)
+def _engine_at(model_dir: str) -> RiskEngine:
+    return RiskEngine(load_model(Path(model_dir)), ZenRules())
+
+
+def risk_engine(container: Container) -> RiskEngine:
+    """The model and policy tables, loaded once per process (a few ms, then cached)."""
+    return _engine_at(container.settings.model_dir or str(DEMO_MODEL_DIR))
+
+
+@dataclass(frozen=True, slots=True)
+class Assessed:
+    decision_id: str
+    decision: Decision
+    findings: list[Finding]
+
+
+# --- gathering the inputs -------------------------------------------------------------------------
+
+
+def _applicant(container: Container, borrower: Any, today: date) -> Applicant:
+    kind = BorrowerKind(borrower.kind)
+    age = None
+    if kind is not BorrowerKind.ENTERPRISE:  # a resident ID carries the birth date
+        born = birth_date_of(container.cipher.decrypt(borrower.id_number_enc, ID_CONTEXT))
+        age = today.year - born.year - ((today.month, today.day) < (born.month, born.day))
+    years = None
+    if kind is not BorrowerKind.INDIVIDUAL and borrower.established_on is not None:
+        years = round((today - borrower.established_on).days / 365.25, 1)
+    revenue = borrower.annual_revenue_minor
+    return Applicant(
+        kind=kind,
+        region_code=borrower.region,
+        industry=borrower.industry,
+        age_years=age,
+        years_in_business=years,
+        staff_count=borrower.staff_count,
+        declared_annual_revenue=from_minor(int(revenue)) if revenue is not None else None,
+    )
+
+
+def _frames(borrower_id: str, data: Mapping[Source, list[dict[str, Any]]]) -> dict[Source, pl.DataFrame]:
+    frames = {}
+    for source, rows in data.items():
+        if rows:
+            frames[source] = pl.DataFrame(rows, infer_schema_length=None).with_columns(
+                pl.lit(borrower_id).alias("borrower_id")
+            )
+    return frames
+
+
+def _features(borrower_id: str, data: Mapping[Source, list[dict[str, Any]]], today: date) -> dict[str, Any]:
+    alt = AltData.of(pl.DataFrame({"borrower_id": [borrower_id]}), _frames(borrower_id, data))
+    row = build_features(alt, today).row(0, named=True)
+    row.pop("borrower_id", None)
+    return row
+
+
+def _exposure(conn: Connection, borrower_id: str) -> Decimal:
+    """Principal this borrower still owes the lender (the per-borrower limits count it)."""
+    owed = conn.execute(
+        select(
+            func.coalesce(func.sum(loan_servicing.c.due_principal_minor + loan_servicing.c.not_due_principal_minor), 0)
+        ).where(and_(loan_servicing.c.borrower_id == borrower_id, loan_servicing.c.status == "active"))
+    ).scalar_one()
+    return from_minor(int(owed))
+
+
+def _own_installments(conn: Connection, borrower_id: str) -> Decimal:
+    """The next installment of each of the borrower's active loans here."""
+    rows = conn.execute(
+        select(installments.c.principal_minor + installments.c.interest_minor + installments.c.fee_minor)
+        .select_from(
+            installments.join(
+                loan_servicing,
+                and_(
+                    installments.c.loan_id == loan_servicing.c.loan_id,
+                    installments.c.version == loan_servicing.c.schedule_version,
+                    installments.c.seq == loan_servicing.c.next_seq,
+                ),
+            )
+        )
+        .where(and_(loan_servicing.c.borrower_id == borrower_id, loan_servicing.c.status == "active"))
+    )
+    return from_minor(sum(int(r[0]) for r in rows))
+
+
+def _elsewhere_monthly(repayment_rows: Sequence[Mapping[str, Any]], today: date) -> Decimal:
+    """Average monthly installments due at other lenders over the last three months."""
+    since = today - timedelta(days=90)
+    due = [Decimal(r["amount_due"]) for r in repayment_rows if since < date.fromisoformat(str(r["due_on"])) <= today]
+    return round_money(sum(due, ZERO) / 3)
+
+
+def _income(kind: BorrowerKind, features: Mapping[str, Any]) -> Decimal | None:
+    """Verified monthly income (individuals: money received) or net cash inflow (businesses), the
+    lower of the 90-day and the 365-day rate; None without transaction data."""
+    stem = "inflow" if kind is BorrowerKind.INDIVIDUAL else "net_flow"
+    short, long = features.get(f"{stem}_90d"), features.get(f"{stem}_365d")
+    if short is None or long is None:
+        return None
+    monthly = min(Decimal(str(short)) / 3, Decimal(str(long)) / 12)
+    return round_money(max(monthly, ZERO))
+
+
+def gather(
+    conn: Connection, container: Container, borrower: Any, req: DecisionRequest, flags: tuple[str, ...]
+) -> RiskInputs:
+    data = consented_data(conn, borrower.id)
+    features = _features(borrower.id, data, req.on)
+    kind = BorrowerKind(borrower.kind)
+    max_late = features.get("max_days_late_24m")
+    overdue = features.get("overdue_count")
+    return RiskInputs(
+        request=req,
+        applicant=_applicant(container, borrower, req.on),
+        features=features,
+        income_monthly_verified=_income(kind, features),
+        debt_service_monthly=_own_installments(conn, borrower.id)
+        + _elsewhere_monthly(data.get(Source.REPAYMENTS, []), req.on),
+        bureau_max_dpd_24m=int(max_late) if max_late is not None else None,
+        overdue_elsewhere=bool(overdue),
+        fraud_flags=flags,
+    )
+
+
+# --- storing and showing --------------------------------------------------------------------------
+
+
+def _inputs_record(inputs: RiskInputs, product_definition: Mapping[str, Any]) -> dict[str, Any]:
+    r = inputs.request
+    applicant = {**asdict(inputs.applicant), "kind": inputs.applicant.kind.value}
+    if inputs.applicant.declared_annual_revenue is not None:
+        applicant["declared_annual_revenue"] = format_amount(inputs.applicant.declared_annual_revenue)
+    return {
+        "product": dict(product_definition),
+        "borrower_kind": r.borrower_kind.value,
+        "amount": format_amount(r.amount),
+        "term_months": r.term_months,
+        "on": r.on.isoformat(),
+        "existing_exposure": format_amount(r.existing_exposure),
+        "applicant": applicant,
+        "income_monthly_verified": (
+            format_amount(inputs.income_monthly_verified) if inputs.income_monthly_verified is not None else None
+        ),
+        "debt_service_monthly": format_amount(inputs.debt_service_monthly),
+        "bureau_max_dpd_24m": inputs.bureau_max_dpd_24m,
+        "overdue_elsewhere": inputs.overdue_elsewhere,
+    }
+
+
+def _inputs_from(request: Mapping[str, Any], features: Mapping[str, Any], flags: Sequence[str]) -> RiskInputs:
+    a = dict(request["applicant"])
+    revenue = a.pop("declared_annual_revenue")
+    applicant = Applicant(
+        **{**a, "kind": BorrowerKind(a["kind"])},
+        declared_annual_revenue=Decimal(revenue) if revenue is not None else None,
+    )
+    income = request["income_monthly_verified"]
+    return RiskInputs(
+        request=DecisionRequest(
+            product=parse_product(request["product"]),
+            borrower_kind=BorrowerKind(request["borrower_kind"]),
+            amount=Decimal(request["amount"]),
+            term_months=int(request["term_months"]),
+            on=date.fromisoformat(request["on"]),
+            existing_exposure=Decimal(request["existing_exposure"]),
+        ),
+        applicant=applicant,
+        features=dict(features),
+        income_monthly_verified=Decimal(income) if income is not None else None,
+        debt_service_monthly=Decimal(request["debt_service_monthly"]),
+        bureau_max_dpd_24m=request["bureau_max_dpd_24m"],
+        overdue_elsewhere=bool(request["overdue_elsewhere"]),
+        fraud_flags=tuple(flags),
+    )
+
+
+def result_record(d: Decision) -> dict[str, Any]:
+    """What a decision said, as the API shows it and as it is stored."""
+    return {
+        "outcome": d.outcome.value,
+        "approved_amount": format_amount(d.approved_amount),
+        "credit_limit": format_amount(d.credit_limit),
+        "annual_rate": format_rate(d.rate_annual) if d.rate_annual is not None else None,
+        "apr": format_rate(d.apr_percent / 100) if d.apr_percent is not None else None,
+        "pd": round(d.pd, 6) if d.pd is not None else None,
+        "score": d.score,
+        "reasons": [{"code": r.code, "text": r.text_zh, "text_en": r.text_en} for r in d.reasons],
+        "factors": [
+            {
+                "code": f.code,
+                "feature": f.feature,
+                "text": f.text_zh,
+                "text_en": f.text_en,
+                "impact": round(f.impact, 2),
+            }
+            for f in d.factors
+        ],
+        "model_version": d.model_version,
+        "policy_version": d.policy_version,
+    }
+
+
+def _finding_record(f: Finding) -> dict[str, Any]:
+    return {
+        "flag": f.flag.value if f.flag else None,
+        "alert": f.alert.value,
+        "severity": f.severity.value,
+        "text": f.text_zh,
+        "text_en": f.text_en,
+        "details": f.details,
+    }
+
+
+def _decide_and_store(
+    conn: Connection,
+    container: Container,
+    borrower: Any,
+    req: DecisionRequest,
+    definition: Mapping[str, Any],
+    findings: list[Finding],
+    application_id: str | None,
+) -> Assessed:
+    engine = risk_engine(container)
+    flags = tuple(sorted({f.flag.value for f in findings if f.flag is not None}))
+    inputs = gather(conn, container, borrower, req, flags)
+    inputs_device = device_findings(
+        bool(inputs.features.get("device_emulator")), bool(inputs.features.get("device_rooted"))
+    )
+    if inputs_device:
+        findings = [*findings, *inputs_device]
+        flags = tuple(sorted({*flags, *(f.flag.value for f in inputs_device if f.flag is not None)}))
+        inputs = RiskInputs(**{**_fields(inputs), "fraud_flags": flags})
+    decision = decide_with_risk(inputs, engine.model, engine.rules)
+    decision_id = str(uuid.uuid4())
+    now = container.clock.now()
+    conn.execute(
+        risk_decisions.insert().values(
+            id=decision_id,
+            borrower_id=borrower.id,
+            application_id=application_id,
+            decided_on=req.on,
+            request_json=json.dumps(_inputs_record(inputs, definition), ensure_ascii=False, sort_keys=True),
+            features_json=json.dumps(dict(inputs.features), sort_keys=True),
+            fraud_json=json.dumps([_finding_record(f) for f in findings], ensure_ascii=False, sort_keys=True),
+            result_json=json.dumps(result_record(decision), ensure_ascii=False, sort_keys=True),
+            trace_json=json.dumps(decision.trace, ensure_ascii=False, sort_keys=True, default=str),
+            model_version=decision.model_version,
+            policy_version=decision.policy_version,
+            created_at=now,
+        )
+    )
+    if findings:
+        fraud.raise_alerts(conn, findings, borrower.id, f"decision:{decision_id}", now)
+    return Assessed(decision_id, decision, findings)
+
+
+def _fields(inputs: RiskInputs) -> dict[str, Any]:
+    return {name: getattr(inputs, name) for name in RiskInputs.__dataclass_fields__}
+
+
+def assess_in(
+    conn: Connection,
+    container: Container,
+    borrower: Any,
+    product_code: str,
+    amount: Decimal,
+    term_months: int,
+    signals: fraud.Signals | None,
+    application_id: str | None,
+) -> Assessed:
+    """Inside the caller's transaction: consent, fraud checks, the decision, stored. With
+    `signals` (an application), its velocity and rings are checked and it is recorded."""
+    require_consent(conn, borrower.id, ConsentScope.CREDIT_ASSESSMENT)
+    found = product_repository.get_with_definition(conn, product_code)
+    if found is None:
+        raise DomainValidationError([FieldProblem("product_code", f"product {product_code} does not exist")])
+    product, definition = found
+    today = container.clock.business_date()
+    req = DecisionRequest(
+        product, BorrowerKind(borrower.kind), amount, term_months, today, _exposure(conn, borrower.id)
+    )
+    findings: list[Finding] = []
+    if signals is not None:
+        findings = fraud.application_findings(conn, borrower.id, signals, container.clock.now())
+    assessed = _decide_and_store(conn, container, borrower, req, definition, findings, application_id)
+    if signals is not None:
+        fraud.record_signals(conn, borrower.id, assessed.decision_id, signals, container.clock.now())
+    return assessed
+
+
+def pre_approve(
+    container: Container, borrower_id: str, product_code: str, amount: Decimal, term_months: int, caller: Principal
+) -> dict[str, Any]:
+    """`POST /v1/risk/decisions`: the line and price the borrower would get now (no application)."""
+
+    def work(conn: Connection) -> dict[str, Any]:
+        borrower = owned_borrower(conn, borrower_id, caller)
+        assessed = assess_in(conn, container, borrower, product_code, amount, term_months, None, None)
+        return decision_view(conn, assessed.decision_id)
+
+    return dict(container.db.transaction(work))
+
+
+def decision_view(conn: Connection, decision_id: str) -> dict[str, Any]:
+    row = conn.execute(select(risk_decisions).where(risk_decisions.c.id == decision_id)).one()
+    return {
+        "id": row.id,
+        "borrower_id": row.borrower_id,
+        "application_id": row.application_id,
+        "decided_on": row.decided_on.isoformat() if isinstance(row.decided_on, date) else str(row.decided_on),
+        **json.loads(row.result_json),
+        "fraud": json.loads(row.fraud_json),
+        "created_at": row.created_at,
+    }
+
+
+def _owned_decision(conn: Connection, decision_id: str, caller: Principal) -> Any:  # a risk_decisions row
+    row = conn.execute(select(risk_decisions).where(risk_decisions.c.id == decision_id)).first()
+    if row is None:
+        raise NotFound(f"decision {decision_id} was not found")
+    owned_borrower(conn, row.borrower_id, caller, missing=f"decision {decision_id}")
+    return row
+
+
+def get_decision(container: Container, decision_id: str, caller: Principal) -> dict[str, Any]:
+    """A decision; staff also see what it was made from (inputs, features, the policy trace)."""
+
+    def work(conn: Connection) -> dict[str, Any]:
+        row = _owned_decision(conn, decision_id, caller)
+        view = decision_view(conn, decision_id)
+        if caller.kind is SubjectKind.STAFF:
+            view["inputs"] = json.loads(row.request_json)
+            view["features"] = json.loads(row.features_json)
+            view["trace"] = json.loads(row.trace_json)
+        return view
+
+    return dict(container.db.read(work))
+
+
+def replay(container: Container, decision_id: str, caller: Principal) -> dict[str, Any]:
+    """Decide again from what was stored, with the model and tables loaded now: the same versions
+    must give the same result (a different version is said, not hidden)."""
+
+    def work(conn: Connection) -> Any:
+        return _owned_decision(conn, decision_id, caller)
+
+    row = container.db.read(work)
+    engine = risk_engine(container)
+    flags = [f["flag"] for f in json.loads(row.fraud_json) if f["flag"]]
+    inputs = _inputs_from(json.loads(row.request_json), json.loads(row.features_json), sorted(set(flags)))
+    again = result_record(decide_with_risk(inputs, engine.model, engine.rules))
+    stored = json.loads(row.result_json)
+    same_versions = (again["model_version"], again["policy_version"]) == (row.model_version, row.policy_version)
+    return {
+        "id": decision_id,
+        "same_versions": same_versions,
+        "same_result": again == stored,
+        "stored": stored,
+        "replayed": again,
+    }
