@@ -3,7 +3,12 @@ the relation network and devices.
 
 One function, `build_features(data, as_of, defaulted_parties)`, serves both settings: the training table
 (thousands of borrowers at once; `puhui simulate` calls it) and the decision (one borrower inside an HTTP
-request). Using the same code in both is what keeps the model's training and serving features equal.
+request). The batch runs as Polars expressions, the reference; for one borrower the same features are computed
+over NumPy arrays (`_<group>_one`, next to each group's expressions), because some forty Polars operations of
+~0.1 ms each do not fit a decision's budget of a few milliseconds. tests/unit/test_features.py holds the two
+equal, feature by feature, on simulated borrowers of every kind: that is what keeps the model's training and
+serving features equal. At decision time pass the borrower's own rows and the relation and device rows of every
+borrower that shares an identifier with it, directly or through others (the ring is a connected component).
 
 Rules that hold for every feature (docs/features.md lists them all, from `FEATURES`):
 - only rows dated on or before `as_of` count, and a payment made after `as_of` is still unpaid at `as_of`;
@@ -18,10 +23,12 @@ The expressions are built once, at import; a call only prepares the frames it is
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import date
 from enum import StrEnum
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -425,18 +432,19 @@ DATE_COLUMN: dict[Source, str] = {
 _DATES = {"occurred_on", "due_on", "paid_on", "issued_on", "since", "observed_on"}
 _AMOUNTS = {"amount", "balance_after", "tax_amount", "amount_due", "amount_paid"}
 _FLAGS = {"emulator", "rooted"}
-_DEFAULTS: dict[str, pl.Expr] = {
-    "counterparty_id": pl.lit(None, pl.String()),
-    "channel": pl.lit("bank"),
-    "balance_after": pl.lit(None, pl.Float64()),
-    "paid_on": pl.lit(None, pl.Date()),
-    "status": pl.lit(InvoiceStatus.VALID.value),
-    "amount_paid": pl.lit(0.0),
-    "since": pl.lit(None, pl.Date()),
-    "ip_prefix": pl.lit(None, pl.String()),
-    "os": pl.lit(None, pl.String()),
-    "emulator": pl.lit(False),
-    "rooted": pl.lit(False),
+# the value of every row of a column a frame leaves out; a column not listed here must be given
+_DEFAULTS: dict[str, str | float | bool | None] = {
+    "counterparty_id": None,
+    "channel": "bank",
+    "balance_after": None,
+    "paid_on": None,
+    "status": InvoiceStatus.VALID.value,
+    "amount_paid": 0.0,
+    "since": None,
+    "ip_prefix": None,
+    "os": None,
+    "emulator": False,
+    "rooted": False,
 }
 _TRUE_WORDS = ("true", "1", "yes", "t", "y")
 
@@ -451,15 +459,24 @@ def _target_dtype(column: str) -> pl.DataType:
     return pl.String()
 
 
-def _conform_expr(column: str, dtype: pl.DataType) -> pl.Expr:
-    """Cast one column to what the features expect; ISO strings and 'true'/'false' as CSV gives them."""
+_Column = TypeVar("_Column", pl.Expr, pl.Series)
+
+
+def _conform(value: _Column, column: str, dtype: pl.DataType) -> _Column:
+    """Cast one column to what the features expect; ISO strings and 'true'/'false' as CSV gives them. The same
+    rule for an expression (the batch) and a Series (one borrower)."""
     target = _target_dtype(column)
-    col = pl.col(column)
     if target == pl.Date() and dtype == pl.String():
-        return col.str.to_date("%Y-%m-%d")
+        return value.str.to_date("%Y-%m-%d")
     if target == pl.Boolean() and dtype == pl.String():
-        return col.str.to_lowercase().is_in(_TRUE_WORDS)
-    return col.cast(target)
+        return value.str.to_lowercase().is_in(_TRUE_WORDS)
+    return value.cast(target)
+
+
+def _default(source: Source, column: str) -> str | float | bool | None:
+    if column not in _DEFAULTS:
+        raise ValueError(f"{source.value}: column {column!r} is missing")
+    return _DEFAULTS[column]
 
 
 _SCHEMA_COLUMNS: dict[Source, tuple[str, ...]] = {s: (BORROWER_ID, *columns(s)) for s in Source}
@@ -471,11 +488,9 @@ def _conformed(frame: pl.DataFrame, source: Source) -> list[pl.Expr]:
     selected: list[pl.Expr] = []
     for column in _SCHEMA_COLUMNS[source]:
         if column not in schema:
-            if column not in _DEFAULTS:
-                raise ValueError(f"{source.value}: column {column!r} is missing")
-            selected.append(_DEFAULTS[column].cast(_target_dtype(column)).alias(column))
+            selected.append(pl.lit(_default(source, column), _target_dtype(column)).alias(column))
         elif schema[column] != _target_dtype(column):
-            selected.append(_conform_expr(column, schema[column]).alias(column))
+            selected.append(_conform(pl.col(column), column, schema[column]).alias(column))
         else:
             selected.append(pl.col(column))
     return selected
@@ -505,29 +520,163 @@ def _prepare(frame: pl.DataFrame | None, source: Source, as_of: date, only: str 
     return frame.select(columns).filter(keep)
 
 
-@dataclass(frozen=True, slots=True)
-class _Per:
-    """How rows become one row per borrower. For many borrowers: group_by. At decision time, with one borrower
-    to score, the same expressions run as a plain select over that borrower's rows, which Polars evaluates
-    several times faster than a group_by of one group (the HTTP budget is a few milliseconds); the result then
-    carries no borrower_id, and `build_features` puts the parts side by side."""
-
-    only: str | None  # the one borrower scored, or None for a batch
-
-    def rows(self, frame: pl.DataFrame) -> pl.DataFrame:
-        return frame if self.only is None else frame.filter(pl.col(BORROWER_ID) == self.only)
-
-    def agg(self, frame: pl.DataFrame, exprs: Sequence[pl.Expr], *keys: str) -> pl.DataFrame:
-        if self.only is None:
-            return frame.group_by(BORROWER_ID, *keys).agg(exprs)
-        if keys:
-            return frame.group_by(*keys).agg(exprs)
-        one = frame.select(exprs)
-        return one if frame.height else one.head(0)  # a select over no rows would make zeros out of nothing
-
-
 # sources whose features read the scored borrower's rows only (relations and devices also read the others')
 OWN_ROWS = (Source.TRANSACTIONS, Source.UTILITY_PAYMENTS, Source.TAX_INVOICES, Source.REPAYMENTS)
+
+
+def _per_borrower(frame: pl.DataFrame, exprs: Sequence[pl.Expr], *keys: str) -> pl.DataFrame:
+    return frame.group_by(BORROWER_ID, *keys).agg(exprs)
+
+
+# ---- one borrower at decision time: the same rows as NumPy arrays ------------------------------------------------
+#
+# A Polars operation costs about 0.1 ms whatever the size of its frame, and the batch code runs about forty of
+# them: far too slow inside an HTTP request. For one borrower `build_features` reads each column once into NumPy
+# (or a list, for the few rows of relations and devices) and computes every feature next to its Polars
+# definition below, in `_<group>_one`, by the same rule; tests/unit/test_features.py checks, feature by feature,
+# that the two agree on simulated borrowers of every kind. Rows the NumPy code does not take (a null where the
+# schema wants a value, an amount that is not a finite number) go to the batch code, the reference.
+# Only Series methods that Polars runs natively are used here: one that it runs as an expression (fill_null,
+# is_null, unique, is_in, the str namespace...) costs a query of its own, 0.1 ms or more. Text dates and flags,
+# which `_conform` parses with such methods, are parsed for every source in one query (`_parsed_texts`).
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+ObjectArray = npt.NDArray[np.object_]
+_Values = dict[str, float | int | None]
+_EPOCH = date(1970, 1, 1)
+
+
+class _NotFast(Exception):
+    """Rows left to the batch code (the reference): a null where the schema wants a value, or a non-finite amount."""
+
+
+def _given_rows(frame: pl.DataFrame, source: Source, only: str) -> pl.DataFrame:
+    """The rows the features of `only` read: its own for OWN_ROWS, all for relations and devices (raises, as the
+    batch does, when a required column is missing)."""
+    schema = frame.schema
+    for column in _SCHEMA_COLUMNS[source]:
+        if column not in schema:
+            _default(source, column)
+    if source not in OWN_ROWS:
+        return frame
+    borrower = frame.get_column(BORROWER_ID)
+    borrower = borrower if schema[BORROWER_ID] == pl.String() else borrower.cast(pl.String())
+    if borrower.null_count():
+        raise _NotFast(BORROWER_ID)
+    own = borrower == only
+    return frame if own.all() else frame.filter(own)  # at decision time the caller gives the borrower's rows only
+
+
+def _parsed_texts(frames: Mapping[Source, pl.DataFrame]) -> dict[tuple[Source, str], pl.Series]:
+    """The text columns `_conform` parses (dates, 'true'/'false' flags) of every frame, parsed in one query."""
+    cells = [
+        (source, column)
+        for source, frame in frames.items()
+        for column, dtype in frame.schema.items()
+        if dtype == pl.String() and column in _DATES | _FLAGS and column in _SCHEMA_COLUMNS[source]
+    ]
+    if not cells:
+        return {}
+    parsed = pl.select(
+        _conform(pl.lit(frames[s].get_column(c)), c, pl.String()).implode().alias(str(i))
+        for i, (s, c) in enumerate(cells)
+    )
+    return {cell: parsed.get_column(str(i))[0] for i, cell in enumerate(cells)}
+
+
+class _Rows:
+    """One source's rows read the way `_prepare` reads them (same casts and defaults, nothing dated after as_of),
+    as NumPy arrays of the rows kept, in the order given."""
+
+    __slots__ = ("_frame", "_keep", "_parsed", "_schema", "_source", "age", "as_of_day")
+
+    def __init__(
+        self, frame: pl.DataFrame, source: Source, as_of_day: int, parsed: Mapping[tuple[Source, str], pl.Series]
+    ) -> None:
+        self._schema, self._frame, self._keep, self._source, self._parsed = frame.schema, frame, None, source, parsed
+        day, unknown = self._days(DATE_COLUMN[source])
+        age = as_of_day - day
+        if unknown is None:
+            keep = age >= 0
+        elif source is Source.RELATIONS:  # a link of unknown age is known at as_of, as in `_prepare`
+            age[unknown] = 0
+            keep = age >= 0
+        else:
+            keep = ~unknown & (age >= 0)
+        self._keep = None if keep.all() else keep
+        self.age: IntArray = self._kept(age)
+        self.as_of_day = as_of_day
+
+    def series(self, column: str) -> pl.Series:
+        """The whole column, conformed (the keep mask not applied)."""
+        dtype = self._schema.get(column)
+        if dtype is None:
+            return pl.Series(column, [_DEFAULTS[column]] * self._frame.height, _target_dtype(column))
+        parsed = self._parsed.get((self._source, column))
+        if parsed is not None:
+            return parsed
+        values = self._frame.get_column(column)
+        return values if dtype == _target_dtype(column) else _conform(values, column, dtype)
+
+    def _kept(self, values: npt.NDArray[Any]) -> npt.NDArray[Any]:
+        return values if self._keep is None else values[self._keep]
+
+    def _days(self, column: str) -> tuple[IntArray, BoolArray | None]:
+        """Day numbers (days since 1970-01-01) of every row, and where the date is null (there 0), if anywhere."""
+        values = self.series(column).to_numpy()  # datetime64[D], NaT where null
+        day: IntArray = values.view(np.int64).copy()
+        unknown: BoolArray = np.isnat(values)
+        if not unknown.any():
+            return day, None
+        day[unknown] = 0
+        return day, unknown
+
+    def dates(self, column: str) -> tuple[IntArray, BoolArray]:
+        day, unknown = self._days(column)
+        return self._kept(day), np.zeros(self.age.size, np.bool_) if unknown is None else self._kept(unknown)
+
+    def floats(self, column: str, nullable: bool = False) -> FloatArray:
+        """Amounts as float64, NaN where null (only if `nullable`)."""
+        values = self.series(column)
+        nulls = values.null_count()
+        if nulls and not nullable:
+            raise _NotFast(column)
+        array: FloatArray = values.to_numpy()
+        if np.count_nonzero(np.isfinite(array)) != array.size - nulls:  # NaN or infinity given as a number
+            raise _NotFast(column)
+        return self._kept(array)
+
+    def equals(self, column: str, value: str) -> BoolArray:
+        values = self.series(column)
+        if values.null_count():
+            raise _NotFast(column)
+        return self._kept((values == value).to_numpy())
+
+    def flags(self, column: str) -> BoolArray:
+        """Null counts as False, as `any()` skips it."""
+        values = self.series(column)
+        array = values.to_numpy()  # with nulls: objects, None where null
+        return self._kept(array.astype(np.bool_) if values.null_count() else array)
+
+    def texts(self, column: str, nullable: bool = False) -> ObjectArray:
+        """Strings (None where null, only if `nullable`) as an object array."""
+        values = self.series(column)
+        if values.null_count() and not nullable:
+            raise _NotFast(column)
+        return self._kept(values.to_numpy())
+
+
+def _ratio(numerator: float | None, denominator: float | None) -> float | None:
+    """`_safe_ratio` for one borrower: null when either is null or the denominator is zero."""
+    if numerator is None or denominator is None or denominator == 0:
+        return None
+    return numerator / denominator
+
+
+def _kept_sum(values: FloatArray, where: BoolArray) -> float:
+    return float(values[where].sum())
 
 
 # ---- cash flow ---------------------------------------------------------------------------------------------------
@@ -552,23 +701,27 @@ def _masked_sum(value: pl.Expr, condition: pl.Expr, name: str) -> pl.Expr:
     return pl.when(condition).then(value).otherwise(0.0).sum().alias(name)
 
 
+# Each day's weight in the OLS slope of the twelve monthly inflows: the slope of y on x = 0..11 (oldest to newest)
+# is sum((x - mean x) y) / sum((x - mean x)^2), a fixed weight per month, so one weighted sum over the days gives
+# it without building the months first. Month 0 (the latest 30 days) is x = 11.
+_TREND_CENTRE = (TREND_MONTHS - 1) / 2.0
+_TREND_SCALE = float(((np.arange(TREND_MONTHS, dtype=np.float64) - _TREND_CENTRE) ** 2).sum())
+_TREND_WEIGHTS = np.array([((TREND_MONTHS - 1) - k - _TREND_CENTRE) / _TREND_SCALE for k in range(TREND_MONTHS)])
+
+
 def _trend_weight() -> pl.Expr:
-    """Each day's weight in the OLS slope of the twelve monthly inflows: the slope of y on x = 0..11 (oldest to
-    newest) is sum((x - mean x) y) / sum((x - mean x)^2), a fixed weight per month, so one weighted sum over
-    the days gives it without building the months first."""
-    centred = np.arange(TREND_MONTHS, dtype=np.float64) - (TREND_MONTHS - 1) / 2.0
-    x = (TREND_MONTHS - 1) - pl.col(AGE) // MONTH_DAYS  # month 0 = the latest 30 days = x 11
-    return (
-        pl.when(pl.col(AGE) < TREND_MONTHS * MONTH_DAYS)
-        .then((x - (TREND_MONTHS - 1) / 2.0) / float((centred**2).sum()))
-        .otherwise(0.0)
-    )
+    x = (TREND_MONTHS - 1) - pl.col(AGE) // MONTH_DAYS
+    return pl.when(pl.col(AGE) < TREND_MONTHS * MONTH_DAYS).then((x - _TREND_CENTRE) / _TREND_SCALE).otherwise(0.0)
 
 
 _MONTHS = [f"_m{k}" for k in range(TREND_MONTHS)]  # _m0 = the latest 30 days
+_HHI_DAYS = 365
+_YOY_LAST_AGE = YOY_FROM_DAYS + 3 * MONTH_DAYS - 1
+_NEGATIVE_DAYS = (90, 365)
+_ACTIVE_DAYS = (90, 365)
 
 _NAMED_IN_365D = (
-    pl.col("direction").eq(Direction.IN.value) & (pl.col(AGE) < 365) & pl.col("counterparty_id").is_not_null()
+    pl.col("direction").eq(Direction.IN.value) & (pl.col(AGE) < _HHI_DAYS) & pl.col("counterparty_id").is_not_null()
 )
 # per row, what the borrower received from the row's counterparty in the last 365 days: summing amount x that
 # over the rows gives sum over counterparties of (their total)^2, the Herfindahl numerator, in the same pass
@@ -591,16 +744,16 @@ _CASH_AGG = (
     *(_masked_sum(_IN_COL, _within(w), f"inflow_{w}d") for w in WINDOWS_DAYS),
     *(_masked_sum(_OUT_COL, _within(w), f"outflow_{w}d") for w in WINDOWS_DAYS),
     *(_masked_sum(_IN_COL, _month(k), m) for k, m in enumerate(_MONTHS)),
-    _masked_sum(_IN_COL, _AGE_COL.is_between(YOY_FROM_DAYS, YOY_FROM_DAYS + 3 * MONTH_DAYS - 1), "_in_yoy_base"),
+    _masked_sum(_IN_COL, _AGE_COL.is_between(YOY_FROM_DAYS, _YOY_LAST_AGE), "_in_yoy_base"),
     (_masked_sum(_IN_COL, _within(TREND_MONTHS * MONTH_DAYS), "_m_mean") / TREND_MONTHS),
     (_IN_COL * _trend_weight()).sum().alias("_m_slope"),
     *(
         ((pl.col("min_balance") < 0) & (_within(w))).sum().cast(pl.Int64).alias(f"negative_balance_days_{w}d")
-        for w in (90, 365)
+        for w in _NEGATIVE_DAYS
     ),
     *(
         ((_within(w)) & ((_IN_COL > 0) | (_OUT_COL > 0))).sum().cast(pl.Int64).alias(f"active_days_{w}d")
-        for w in (90, 365)
+        for w in _ACTIVE_DAYS
     ),
     pl.col("min_balance").is_not_null().sum().alias("_balance_days"),
     pl.col("last_balance").sort_by(AGE).drop_nulls().first().alias("balance_latest"),
@@ -632,7 +785,7 @@ def _cash_derived() -> tuple[pl.Expr, ...]:
         .alias("inflow_yoy_change_3m"),
         *(
             pl.when(has_balance).then(pl.col(c)).alias(c)
-            for c in ("negative_balance_days_90d", "negative_balance_days_365d")
+            for c in (f"negative_balance_days_{w}d" for w in _NEGATIVE_DAYS)
         ),
         _safe_ratio(pl.col("balance_latest"), pl.col("outflow_90d") / 3.0).alias("cash_buffer_months_90d"),
         _safe_ratio(pl.col("_cp_sq"), pl.col("inflow_365d") ** 2).alias("inflow_hhi_365d"),
@@ -643,9 +796,83 @@ def _cash_derived() -> tuple[pl.Expr, ...]:
 _CASH_DERIVED = _cash_derived()
 
 
-def _cashflow(tx: pl.DataFrame, per: _Per) -> pl.DataFrame:
-    daily = per.agg(tx.with_columns(_ROW_FLOWS), _DAILY, AGE)
-    return per.agg(daily, _CASH_AGG).with_columns(_CASH_DERIVED)
+def _cashflow(tx: pl.DataFrame) -> pl.DataFrame:
+    daily = _per_borrower(tx.with_columns(_ROW_FLOWS), _DAILY, AGE)
+    return _per_borrower(daily, _CASH_AGG).with_columns(_CASH_DERIVED)
+
+
+def _cashflow_one(tx: _Rows) -> _Values:
+    """`_cashflow` for one borrower's rows: the same sums, by day where the batch goes by day."""
+    age = tx.age
+    if not age.size:
+        return {}
+    amount = tx.floats("amount")
+    is_in = tx.equals("direction", Direction.IN.value)
+    inflow, outflow = np.where(is_in, amount, 0.0), np.where(is_in, 0.0, amount)
+    received = {w: _kept_sum(inflow, age < w) for w in WINDOWS_DAYS}
+    paid = {w: _kept_sum(outflow, age < w) for w in WINDOWS_DAYS}
+    v: _Values = {f"inflow_{w}d": received[w] for w in WINDOWS_DAYS}
+    v.update({f"outflow_{w}d": paid[w] for w in WINDOWS_DAYS})
+    month = age // MONTH_DAYS
+    in_trend = month < TREND_MONTHS  # = age < TREND_MONTHS * MONTH_DAYS
+    trend_in, trend_month = inflow[in_trend], month[in_trend]
+    months = np.bincount(trend_month, weights=trend_in, minlength=TREND_MONTHS)
+    mean = float(trend_in.sum()) / TREND_MONTHS
+    slope = float((trend_in * _TREND_WEIGHTS[trend_month]).sum())
+    yoy_base = _kept_sum(inflow, (age >= YOY_FROM_DAYS) & (age <= _YOY_LAST_AGE))
+    # by day (index = age): active days, negative-balance days, the latest balance
+    day_in, day_out = np.bincount(age, weights=inflow), np.bincount(age, weights=outflow)
+    active = (day_in > 0) | (day_out > 0)
+    for w in _ACTIVE_DAYS:
+        v[f"active_days_{w}d"] = int(np.count_nonzero(active[:w]))
+    balance = tx.floats("balance_after", nullable=True)
+    has_balance = ~np.isnan(balance)
+    latest = None
+    if has_balance.any():
+        negative = np.zeros(day_in.size, np.bool_)
+        negative[age[has_balance & (balance < 0)]] = True  # the day's lowest balance is below zero
+        for w in _NEGATIVE_DAYS:
+            v[f"negative_balance_days_{w}d"] = int(np.count_nonzero(negative[:w]))
+        latest = _latest_balance(age, balance, has_balance)
+    # Herfindahl: per named inflow of the last 365 days, the total from its counterparty
+    named = np.flatnonzero(is_in & (age < _HHI_DAYS))
+    payers = tx.texts("counterparty_id", True)[named].tolist()
+    named = named[[p is not None for p in payers]]
+    codes: dict[str, int] = {}
+    payer = np.fromiter((codes.setdefault(p, len(codes)) for p in payers if p is not None), np.int64, named.size)
+    cp_total = np.zeros(age.size)
+    cp_total[named] = np.bincount(payer, weights=amount[named], minlength=len(codes))[payer]
+    history = int(age.max())
+    sum_sq = 0.0
+    for m in months.tolist():
+        sum_sq += m * m
+    std = math.sqrt(max((sum_sq - TREND_MONTHS * mean * mean) / (TREND_MONTHS - 1), 0.0))
+    long_enough = history >= MIN_HISTORY_TREND_DAYS
+    yoy = _ratio(received[90], yoy_base)  # 90 days = the latest 3 months
+    v.update(
+        net_flow_90d=received[90] - paid[90],
+        net_flow_365d=received[365] - paid[365],
+        outflow_to_inflow_90d=_ratio(paid[90], received[90]),
+        inflow_cv_12m=_ratio(std, mean) if long_enough else None,
+        inflow_trend_12m=_ratio(slope, mean) if long_enough else None,
+        inflow_yoy_change_3m=None if yoy is None or history < MIN_HISTORY_YOY_DAYS else yoy - 1.0,
+        balance_latest=latest,
+        cash_buffer_months_90d=_ratio(latest, paid[90] / 3.0),
+        inflow_hhi_365d=_ratio(float((inflow * cp_total).sum()), received[365] ** 2),
+        inflow_top1_share_365d=_ratio(float(cp_total.max()), received[365]),
+        history_days=history,
+    )
+    return v
+
+
+def _latest_balance(age: IntArray, balance: FloatArray, has_balance: BoolArray) -> float | None:
+    """The balance after the last row of the newest day whose last row has one (`last()`, then `drop_nulls()`)."""
+    order = np.argsort(age, kind="stable")  # newest day first, rows of a day in the order given
+    by_age = age[order]
+    last_of_day = np.ones(order.size, np.bool_)
+    last_of_day[:-1] = by_age[1:] != by_age[:-1]
+    candidates = order[last_of_day & has_balance[order]]
+    return float(balance[candidates[0]]) if candidates.size else None
 
 
 # ---- repayments at other lenders, invoices, utility bills --------------------------------------------------------
@@ -659,8 +886,23 @@ def _lateness(paid_in_full: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     return days_late.alias("_days_late"), unpaid_past_due.alias("_overdue")
 
 
+def _lateness_one(rows: _Rows, paid_day: IntArray, paid_in_full: BoolArray) -> tuple[IntArray, BoolArray]:
+    """`_lateness` over arrays (the due day is as_of minus the age)."""
+    paid_days = paid_day - (rows.as_of_day - rows.age)
+    days_late: IntArray = np.maximum(np.where(paid_in_full, paid_days, rows.age), 0)
+    return days_late, ~paid_in_full & (rows.age > 0)
+
+
+def _paid_by_as_of(rows: _Rows) -> tuple[IntArray, BoolArray, BoolArray]:
+    """paid_on as `_prepare` leaves it (a payment after as_of is not made yet): day, unpaid, paid after as_of."""
+    paid_day, unpaid = rows.dates("paid_on")
+    later = ~unpaid & (paid_day > rows.as_of_day)
+    return paid_day, unpaid | later, later
+
+
+_REPAY_DAYS, _DUE_DAYS = 730, 90
 _REPAY_ROWS = _lateness(pl.col("paid_on").is_not_null() & (pl.col("amount_paid") >= pl.col("amount_due")))
-_IN_24M = _AGE_COL < 730
+_IN_24M = _AGE_COL < _REPAY_DAYS
 _REPAY_AGG = (
     _IN_24M.sum().cast(pl.Int64).alias("installments_due_24m"),
     (pl.col("_days_late") > 0).filter(_IN_24M).mean().alias("late_share_24m"),
@@ -672,22 +914,44 @@ _REPAY_AGG = (
     .alias("overdue_amount"),
     pl.col("_overdue").sum().cast(pl.Int64).alias("overdue_count"),
     pl.col("lender").filter(_IN_24M).n_unique().cast(pl.Int64).alias("lenders_24m"),
-    _masked_sum(pl.col("amount_due"), _AGE_COL < 90, "_due_90d"),
+    _masked_sum(pl.col("amount_due"), _AGE_COL < _DUE_DAYS, "_due_90d"),
 )
 
 
-def _repayments(rows: pl.DataFrame, per: _Per) -> pl.DataFrame:
-    return per.agg(rows.with_columns(_REPAY_ROWS), _REPAY_AGG)
+def _repayments(rows: pl.DataFrame) -> pl.DataFrame:
+    return _per_borrower(rows.with_columns(_REPAY_ROWS), _REPAY_AGG)
 
 
+def _repayments_one(rows: _Rows) -> _Values:
+    age = rows.age
+    if not age.size:
+        return {}
+    due = rows.floats("amount_due")
+    paid_day, unpaid, later = _paid_by_as_of(rows)
+    paid = np.where(later, 0.0, rows.floats("amount_paid"))
+    days_late, overdue = _lateness_one(rows, paid_day, ~unpaid & (paid >= due))
+    in_24m = age < _REPAY_DAYS
+    due_24m = int(np.count_nonzero(in_24m))
+    return {
+        "installments_due_24m": due_24m,
+        "late_share_24m": np.count_nonzero(days_late[in_24m] > 0) / due_24m if due_24m else None,
+        "max_days_late_24m": int(days_late[in_24m].max()) if due_24m else None,
+        "overdue_amount": float(np.where(overdue, due - paid, 0.0).sum()),
+        "overdue_count": int(np.count_nonzero(overdue)),
+        "lenders_24m": len(set(rows.texts("lender")[in_24m].tolist())),
+        "_due_90d": _kept_sum(due, age < _DUE_DAYS),
+    }
+
+
+_INVOICE_DAYS, _HALF_YEAR = 365, 180
 _VALID = pl.col("status") == InvoiceStatus.VALID.value
 _SALES = (pl.col("direction") == InvoiceDirection.SALES.value) & _VALID
 _PURCHASE = (pl.col("direction") == InvoiceDirection.PURCHASE.value) & _VALID
-_IN_12M = _AGE_COL < 365
+_IN_12M = _AGE_COL < _INVOICE_DAYS
 _INVOICE_AGG = (
     _masked_sum(pl.col("amount"), _SALES & _IN_12M, "sales_invoice_amount_365d"),
-    _masked_sum(pl.col("amount"), _SALES & (_AGE_COL < 180), "_sales_6m"),
-    _masked_sum(pl.col("amount"), _SALES & _AGE_COL.is_between(180, 359), "_sales_prev_6m"),
+    _masked_sum(pl.col("amount"), _SALES & (_AGE_COL < _HALF_YEAR), "_sales_6m"),
+    _masked_sum(pl.col("amount"), _SALES & _AGE_COL.is_between(_HALF_YEAR, 2 * _HALF_YEAR - 1), "_sales_prev_6m"),
     _masked_sum(pl.col("amount"), _PURCHASE & _IN_12M, "_purchase_365d"),
     (~_VALID).filter(_IN_12M).mean().alias("invoice_void_red_share_365d"),
 )
@@ -697,8 +961,31 @@ _INVOICE_DERIVED = (
 )
 
 
-def _invoices(rows: pl.DataFrame, per: _Per) -> pl.DataFrame:
-    return per.agg(rows, _INVOICE_AGG).with_columns(_INVOICE_DERIVED)
+def _invoices(rows: pl.DataFrame) -> pl.DataFrame:
+    return _per_borrower(rows, _INVOICE_AGG).with_columns(_INVOICE_DERIVED)
+
+
+def _invoices_one(rows: _Rows) -> _Values:
+    age = rows.age
+    if not age.size:
+        return {}
+    amount = rows.floats("amount")
+    valid = rows.equals("status", InvoiceStatus.VALID.value)
+    sales = rows.equals("direction", InvoiceDirection.SALES.value) & valid
+    purchase = rows.equals("direction", InvoiceDirection.PURCHASE.value) & valid
+    in_12m = age < _INVOICE_DAYS
+    sales_365d = _kept_sum(amount, sales & in_12m)
+    growth = _ratio(
+        _kept_sum(amount, sales & (age < _HALF_YEAR)),
+        _kept_sum(amount, sales & (age >= _HALF_YEAR) & (age <= 2 * _HALF_YEAR - 1)),
+    )
+    issued = int(np.count_nonzero(in_12m))
+    return {
+        "sales_invoice_amount_365d": sales_365d,
+        "sales_invoice_growth_6m": None if growth is None else growth - 1.0,
+        "invoice_void_red_share_365d": np.count_nonzero(~valid & in_12m) / issued if issued else None,
+        "purchase_to_sales_ratio_365d": _ratio(_kept_sum(amount, purchase & in_12m), sales_365d),
+    }
 
 
 _UTILITY_ROWS = _lateness(pl.col("paid_on").is_not_null())
@@ -710,8 +997,24 @@ _UTILITY_AGG = (
 )
 
 
-def _utilities(rows: pl.DataFrame, per: _Per) -> pl.DataFrame:
-    return per.agg(rows.with_columns(_UTILITY_ROWS), _UTILITY_AGG)
+def _utilities(rows: pl.DataFrame) -> pl.DataFrame:
+    return _per_borrower(rows.with_columns(_UTILITY_ROWS), _UTILITY_AGG)
+
+
+def _utilities_one(rows: _Rows) -> _Values:
+    age = rows.age
+    if not age.size:
+        return {}
+    paid_day, unpaid, _ = _paid_by_as_of(rows)
+    days_late, overdue = _lateness_one(rows, paid_day, ~unpaid)
+    in_12m = age < _INVOICE_DAYS
+    bills = int(np.count_nonzero(in_12m))
+    return {
+        "utility_bills_365d": bills,
+        "utility_late_share_365d": np.count_nonzero(days_late[in_12m] > 0) / bills if bills else None,
+        "utility_max_days_late_365d": int(days_late[in_12m].max()) if bills else None,
+        "utility_unpaid_count": int(np.count_nonzero(overdue)),
+    }
 
 
 # ---- the relation network ----------------------------------------------------------------------------------------
@@ -734,20 +1037,46 @@ def _known_defaults(defaulted_parties: pl.DataFrame | None, as_of: date) -> pl.S
     """Ids of parties known to have defaulted on or before as_of (a later default is not known yet)."""
     if defaulted_parties is None:
         return None
-    frame = defaulted_parties
-    if "defaulted_on" in frame.schema:
-        on = frame["defaulted_on"]
+    party = defaulted_parties["party_id"].cast(pl.String())
+    if "defaulted_on" in defaulted_parties.schema:
+        on = defaulted_parties["defaulted_on"]
         on = on.str.to_date("%Y-%m-%d") if on.dtype == pl.String() else on.cast(pl.Date())
-        frame = frame.filter(on.is_null() | (on <= as_of))
-    return frame["party_id"].cast(pl.String()).unique()
+        day = on.to_numpy()  # datetime64[D]: NaT (no date, so known) compares False
+        party = party.filter(pl.Series(~(day > np.datetime64(as_of, "D"))))
+    return party  # an id may repeat: only membership is asked
 
 
-def _network(relations: pl.DataFrame, defaults: pl.Series | None, per: _Per) -> pl.DataFrame:
-    own = per.rows(relations)
+_FEW_DEFAULTS = 2_000  # up to this many known defaults, a Python set is quicker than a Polars is_in
+
+
+def _defaulted_among(known: pl.Series | None, names: set[str]) -> set[str] | None:
+    """Which of `names` are known defaults (None: no list of defaulted parties given)."""
+    if known is None:
+        return None
+    if len(known) <= _FEW_DEFAULTS:
+        return names.intersection(known.to_list())
+    return set(known.filter(known.is_in(pl.Series(list(names), dtype=pl.String()).implode())).to_list())
+
+
+def _network(relations: pl.DataFrame, defaults: pl.Series | None) -> pl.DataFrame:
     if defaults is None:
-        return per.agg(own, _NETWORK_AGG)
-    marked = own.with_columns(_OTHER.is_in(defaults.implode()).alias("_defaulted"))
-    return per.agg(marked, (*_NETWORK_AGG, *_NEIGHBOUR_AGG))
+        return _per_borrower(relations, _NETWORK_AGG)
+    marked = relations.with_columns(_OTHER.is_in(defaults.implode()).alias("_defaulted"))
+    return _per_borrower(marked, (*_NETWORK_AGG, *_NEIGHBOUR_AGG))
+
+
+def _network_one(parties: list[str], kinds: list[str], known: set[str] | None) -> _Values:
+    """`_network` over the other parties and kinds of the borrower's relation rows."""
+    if not parties:
+        return {}
+    distinct = set(parties)
+    v: _Values = {"relation_degree": len(distinct)}
+    for kind in RelationKind:
+        v[f"degree_{kind.value}"] = len({p for p, k in zip(parties, kinds, strict=True) if k == kind.value})
+    if known is not None:
+        v["defaulted_neighbours"] = len(distinct & known)
+        v["defaulted_neighbour_share"] = len(distinct & known) / len(distinct)
+    return v
 
 
 def _identity_edges(relations: pl.DataFrame | None, devices: pl.DataFrame | None) -> pl.DataFrame:
@@ -768,7 +1097,7 @@ def _identity_edges(relations: pl.DataFrame | None, devices: pl.DataFrame | None
     return pl.concat(parts)  # repeated edges are harmless to connected components
 
 
-def _rings(edges: pl.DataFrame, borrower_ids: pl.Series, defaults: pl.Series | None, per: _Per) -> pl.DataFrame:
+def _rings(edges: pl.DataFrame, borrower_ids: pl.Series, defaults: pl.Series | None) -> pl.DataFrame:
     """Connected components of the identity graph: size in borrowers and whether a known defaulter is in it."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -780,23 +1109,20 @@ def _rings(edges: pl.DataFrame, borrower_ids: pl.Series, defaults: pl.Series | N
     n_components, labels = connected_components(graph, directed=False)
     borrowers = pl.concat([borrower_ids, edges["a"]]).implode()
     size = _count_per_component(codes, names.is_in(borrowers).to_numpy(), labels, n_components)
-    scored = edges["a"] if per.only is None else edges["a"].filter(edges["a"] == per.only).head(1)
-    component = (
-        labels[codes[:half]] if per.only is None else labels[codes[:half]][(edges["a"] == per.only).to_numpy()][:1]
-    )
+    component = labels[codes[:half]]
     has_defaulted: npt.NDArray[np.int64] | None = None
     if defaults is not None:
         defaulted = _count_per_component(codes, names.is_in(defaults.implode()).to_numpy(), labels, n_components)
         has_defaulted = (defaulted[component] > 0).astype(np.int64)
     frame = pl.DataFrame(
         {
-            BORROWER_ID: scored,
+            BORROWER_ID: edges["a"],
             "ring_component_size": size[component].astype(np.int64),
             "ring_has_defaulted": has_defaulted,
         },
         schema={BORROWER_ID: pl.String(), "ring_component_size": pl.Int64(), "ring_has_defaulted": pl.Int64()},
     )
-    return frame.unique(BORROWER_ID) if per.only is None else frame.drop(BORROWER_ID)
+    return frame.unique(BORROWER_ID)
 
 
 def _count_per_component(
@@ -809,9 +1135,41 @@ def _count_per_component(
     return counts
 
 
+_IDENTITY_VALUES = frozenset(k.value for k in IDENTITY_KINDS)
+
+
+def _ring_of(
+    only: str, relations: tuple[list[str], list[str], list[str]] | None, devices: list[tuple[str, str]]
+) -> tuple[set[str], int] | None:
+    """`_rings` for one borrower: the nodes of its component (found from it, edge by edge) and how many of them are
+    borrowers; None when it has no relation and no device row."""
+    links: dict[str, list[str]] = {}
+    borrowers: set[str] = set()  # the `a` side: whoever has a relation or device row
+    if relations is not None:
+        for a, b, kind in zip(*relations, strict=True):
+            borrowers.add(a)
+            if kind in _IDENTITY_VALUES:
+                links.setdefault(a, []).append(b)
+                links.setdefault(b, []).append(a)
+    for a, device in devices:
+        borrowers.add(a)
+        node = DEVICE_NODE_PREFIX + device
+        links.setdefault(a, []).append(node)
+        links.setdefault(node, []).append(a)
+    if only not in borrowers:
+        return None
+    component, frontier = {only}, [only]
+    while frontier:
+        reached = {b for a in frontier for b in links.get(a, ()) if b not in component}
+        component |= reached
+        frontier = list(reached)
+    return component, sum(1 for node in component if node in borrowers)
+
+
 # ---- devices -----------------------------------------------------------------------------------------------------
 
-_RECENT_IP = (pl.col(AGE) < 30) & pl.col("ip_prefix").is_not_null()
+_IP_DAYS = 30
+_RECENT_IP = (pl.col(AGE) < _IP_DAYS) & pl.col("ip_prefix").is_not_null()
 _DEVICE_ROWS = (
     # borrowers seen per device id / per recent IP prefix, over every borrower's rows given
     pl.col(BORROWER_ID).n_unique().over("device_id").alias("_on_device"),
@@ -826,14 +1184,38 @@ _DEVICE_AGG = (
 )
 
 
-def _devices(devices: pl.DataFrame, per: _Per) -> pl.DataFrame:
+def _devices(devices: pl.DataFrame) -> pl.DataFrame:
     # the sharing counts look at every borrower's rows given; only then narrow to the borrowers scored
-    return per.agg(per.rows(devices.with_columns(_DEVICE_ROWS)), _DEVICE_AGG)
+    return _per_borrower(devices.with_columns(_DEVICE_ROWS), _DEVICE_AGG)
+
+
+def _devices_one(only: str, rows: _Rows, borrower: list[str], device: list[str]) -> _Values:
+    """`_devices` for one borrower, over every borrower's device rows given."""
+    own = [i for i, b in enumerate(borrower) if b == only]
+    if not own:
+        return {}
+    ip, age = rows.texts("ip_prefix", True).tolist(), rows.age.tolist()
+    emulator, rooted = rows.flags("emulator"), rows.flags("rooted")
+    on_device: dict[str, set[str]] = {}
+    on_ip: dict[str, set[str]] = {}
+    for b, d, p, a in zip(borrower, device, ip, age, strict=True):
+        on_device.setdefault(d, set()).add(b)
+        if p is not None and a < _IP_DAYS:
+            on_ip.setdefault(p, set()).add(b)
+    own_ips = [ip[i] for i in own if ip[i] is not None and age[i] < _IP_DAYS]
+    return {
+        "device_count": len({device[i] for i in own}),
+        "device_emulator": int(bool(emulator[own].any())),
+        "device_rooted": int(bool(rooted[own].any())),
+        "device_shared_borrowers": max(len(on_device[device[i]]) for i in own) - 1,
+        "ip_shared_borrowers_30d": max(len(on_ip[p]) for p in own_ips) - 1 if own_ips else None,
+    }
 
 
 # ---- the whole row -----------------------------------------------------------------------------------------------
 
 _OUTPUT_CAST = {f.name: pl.col(f.name).cast(f.unit.dtype) for f in FEATURES}
+_OUTPUT_SCHEMA = pl.Schema({BORROWER_ID: pl.String(), **{f.name: f.unit.dtype for f in FEATURES}})
 
 
 def _output(schema: pl.Schema) -> list[pl.Expr]:
@@ -846,17 +1228,17 @@ def _output(schema: pl.Schema) -> list[pl.Expr]:
 def build_features(data: AltData, as_of: date, defaulted_parties: pl.DataFrame | None = None) -> pl.DataFrame:
     """One row per borrower of `data.borrowers` (same order): `borrower_id` and every feature of FEATURES."""
     borrower_ids = data.borrowers[BORROWER_ID].cast(pl.String())
-    per = _Per(borrower_ids[0] if len(borrower_ids) == 1 else None)
-    prepared = {source: _prepare(data.frame(source), source, as_of, per.only) for source in Source}
+    only = borrower_ids[0] if len(borrower_ids) == 1 else None
+    if isinstance(only, str):
+        try:
+            return _one_borrower(data, as_of, defaulted_parties, only)
+        except _NotFast:
+            pass  # rows the NumPy code does not take: the batch code below is the reference
+    prepared = {source: _prepare(data.frame(source), source, as_of, only) for source in Source}
     defaults = _known_defaults(defaulted_parties, as_of)
-    parts = _group_frames(prepared, defaults, borrower_ids, per)
-    if per.only is None:
-        result = pl.DataFrame({BORROWER_ID: borrower_ids})
-        for part in parts:
-            result = result.join(part, on=BORROWER_ID, how="left", maintain_order="left")
-    else:  # every part is one row (or none): side by side is the join
-        ones = [p for p in parts if p.height]
-        result = pl.concat([pl.DataFrame({BORROWER_ID: borrower_ids}), *ones], how="horizontal")
+    result = pl.DataFrame({BORROWER_ID: borrower_ids})
+    for part in _group_frames(prepared, defaults, borrower_ids):
+        result = result.join(part, on=BORROWER_ID, how="left", maintain_order="left")
     return result.with_columns(_missing(result.schema)).select(_output(result.schema))
 
 
@@ -872,7 +1254,7 @@ def _missing(schema: pl.Schema) -> list[pl.Expr]:
 
 
 def _group_frames(
-    prepared: Mapping[Source, pl.DataFrame | None], defaults: pl.Series | None, borrower_ids: pl.Series, per: _Per
+    prepared: Mapping[Source, pl.DataFrame | None], defaults: pl.Series | None, borrower_ids: pl.Series
 ) -> list[pl.DataFrame]:
     parts: list[pl.DataFrame] = []
     makers = (
@@ -885,13 +1267,57 @@ def _group_frames(
     for source, make in makers:
         rows = prepared[source]
         if rows is not None:
-            parts.append(make(rows, per))
+            parts.append(make(rows))
     relations, devices = prepared[Source.RELATIONS], prepared[Source.DEVICES]
     if relations is not None:
-        parts.append(_network(relations, defaults, per))
+        parts.append(_network(relations, defaults))
     if relations is not None or devices is not None:
-        parts.append(_rings(_identity_edges(relations, devices), borrower_ids, defaults, per))
+        parts.append(_rings(_identity_edges(relations, devices), borrower_ids, defaults))
     return parts
+
+
+def _one_borrower(data: AltData, as_of: date, defaulted_parties: pl.DataFrame | None, only: str) -> pl.DataFrame:
+    """`build_features` for one borrower, over NumPy arrays; raises _NotFast for rows it leaves to the batch."""
+    as_of_day = as_of.toordinal() - _EPOCH.toordinal()
+    given = {s: _given_rows(frame, s, only) for s in Source if (frame := data.frame(s)) is not None}
+    parsed = _parsed_texts(given)
+    rows = {s: _Rows(frame, s, as_of_day, parsed) for s, frame in given.items()}
+    v: _Values = {}
+    makers = (
+        (Source.TRANSACTIONS, _cashflow_one),
+        (Source.REPAYMENTS, _repayments_one),
+        (Source.TAX_INVOICES, _invoices_one),
+        (Source.UTILITY_PAYMENTS, _utilities_one),
+    )
+    for source, make in makers:
+        if source in rows:
+            v.update(make(rows[source]))
+    if "_due_90d" in v and "inflow_90d" in v:
+        v[_DEBT_TO_INFLOW] = _ratio(v["_due_90d"], v["inflow_90d"])
+    relations, devices = rows.get(Source.RELATIONS), rows.get(Source.DEVICES)
+    links: tuple[list[str], list[str], list[str]] | None = None
+    parties: list[str] = []
+    kinds: list[str] = []
+    if relations is not None:
+        links = (relations.texts(BORROWER_ID).tolist(), relations.texts("other_party_id").tolist(),
+                 relations.texts("kind").tolist())  # fmt: skip
+        own = [i for i, b in enumerate(links[0]) if b == only]
+        parties, kinds = [links[1][i] for i in own], [links[2][i] for i in own]
+    device_rows: list[tuple[str, str]] = []
+    if devices is not None:
+        borrower, device = devices.texts(BORROWER_ID).tolist(), devices.texts("device_id").tolist()
+        device_rows = list(zip(borrower, device, strict=True))
+        v.update(_devices_one(only, devices, borrower, device))
+    ring = _ring_of(only, links, device_rows)
+    if links is not None or ring is not None:
+        component, size = ring if ring is not None else (set(), None)
+        known = _defaulted_among(_known_defaults(defaulted_parties, as_of), set(parties) | component)
+        if links is not None:
+            v.update(_network_one(parties, kinds, known))
+        if size is not None:
+            v["ring_component_size"] = size
+            v["ring_has_defaulted"] = None if known is None else int(bool(component & known))
+    return pl.from_dicts([{BORROWER_ID: only, **{f.name: v.get(f.name) for f in FEATURES}}], schema=_OUTPUT_SCHEMA)
 
 
 # ---- the catalogue as a document ---------------------------------------------------------------------------------
