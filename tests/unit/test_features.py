@@ -506,10 +506,8 @@ def test_every_feature_of_one_borrower_at_decision_time_equals_its_batch_row(
     for as_of in (book.config.as_of, earlier, book.config.as_of + timedelta(days=42)):
         batch = build_features(book.data, as_of, book.defaulted_parties)
         rows = batch.partition_by("borrower_id", as_dict=True)
-        # before the simulation's as_of some ring members have no row yet: see the xfail test below
-        skip = frozenset({"ring_component_size"} if as_of == earlier else ())
         for borrower, data in inputs:
-            found = differences(build_features(data, as_of, book.defaulted_parties), rows[(borrower,)], skip)
+            found = differences(build_features(data, as_of, book.defaulted_parties), rows[(borrower,)])
             assert found == [], (borrower, as_of, found)
         seen.update(s for s, holds in SITUATIONS.items() if any(holds(r) for r in batch.iter_rows(named=True)))
     assert len(numpy_path) == 3 * len(inputs)  # none handed to the batch code
@@ -552,12 +550,10 @@ def test_a_ring_alone_counts_the_borrowers_whose_rows_are_given(book: Simulation
     assert ring_size(closure[borrower]) == sizes[borrower]
 
 
-@pytest.mark.xfail(strict=True, reason="the batch also counts scored borrowers who have no relation or device row")
 def test_a_ring_member_without_rows_of_its_own_counts_the_same_alone_as_in_a_batch() -> None:
     """A (scored) names B through a shared phone; B, scored in the same batch, has no relation or device row by
-    as_of (it applies later). The batch counts B as a borrower of A's ring because B is in `borrowers`; A alone
-    cannot know B is a borrower. At the simulation's as_of every borrower has rows, so no training row differs;
-    at an earlier as_of 1-2 % of simulated borrowers do (tests above skip the feature there)."""
+    as_of (it applies later). A alone cannot know B is a borrower, so the batch does not count B either: only
+    borrowers with rows of their own form rings (no look-ahead, training equals serving)."""
     network = {"relations": [link("A", "shared_phone", "B")]}
     batch = row(features_of(["A", "B"], **network), "A")
     assert row(features_of(["A"], **network), "A")["ring_component_size"] == batch["ring_component_size"]

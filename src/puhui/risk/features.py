@@ -1097,7 +1097,7 @@ def _identity_edges(relations: pl.DataFrame | None, devices: pl.DataFrame | None
     return pl.concat(parts)  # repeated edges are harmless to connected components
 
 
-def _rings(edges: pl.DataFrame, borrower_ids: pl.Series, defaults: pl.Series | None) -> pl.DataFrame:
+def _rings(edges: pl.DataFrame, defaults: pl.Series | None) -> pl.DataFrame:
     """Connected components of the identity graph: size in borrowers and whether a known defaulter is in it."""
     from scipy.sparse import coo_matrix
     from scipy.sparse.csgraph import connected_components
@@ -1107,7 +1107,10 @@ def _rings(edges: pl.DataFrame, borrower_ids: pl.Series, defaults: pl.Series | N
     n_nodes, half = int(codes.max()) + 1, edges.height
     graph = coo_matrix((np.ones(half, dtype=np.int8), (codes[:half], codes[half:])), shape=(n_nodes, n_nodes))
     n_components, labels = connected_components(graph, directed=False)
-    borrowers = pl.concat([borrower_ids, edges["a"]]).implode()
+    # a ring counts the borrowers that have rows of their own (the edges' "a" side): a scored borrower with
+    # no relation or device row yet cannot be known from another's rows alone, so it is not counted in a
+    # batch either (no look-ahead, and training equals serving)
+    borrowers = edges["a"].implode()
     size = _count_per_component(codes, names.is_in(borrowers).to_numpy(), labels, n_components)
     component = labels[codes[:half]]
     has_defaulted: npt.NDArray[np.int64] | None = None
@@ -1272,7 +1275,7 @@ def _group_frames(
     if relations is not None:
         parts.append(_network(relations, defaults))
     if relations is not None or devices is not None:
-        parts.append(_rings(_identity_edges(relations, devices), borrower_ids, defaults))
+        parts.append(_rings(_identity_edges(relations, devices), defaults))
     return parts
 
 
