@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: install sysdeps run serve demo test lint typecheck unit bench clean
+.PHONY: install sysdeps run serve demo test lint typecheck unit bench clean model
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -71,3 +71,10 @@ bench: install
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+## make model: rebuild the demo credit model from the simulator (seed 7, 5,000 borrowers)
+model: install
+	$(BIN)/puhui simulate --borrowers 5000 --out var/sim --seed 7
+	$(BIN)/puhui model train --data var/sim/training.csv --target default_12m --out src/puhui/risk/models/demo \
+	    --labels var/sim/feature_labels.json --seed 7 \
+	    --exclude borrower_id,bureau_inquiries_6m,bureau_open_loans,bureau_max_dpd_24m,has_mortgage

@@ -96,16 +96,16 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(db: Database, workdir: Path) -> Iterator[str]:
+def _server(db: Database, workdir: Path, workers: int = 1, business_date_source: str = "eod") -> Iterator[str]:
     port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PUHUI_")},
         "PUHUI_ENV": "demo",
-        "PUHUI_BUSINESS_DATE_SOURCE": "eod",
+        "PUHUI_BUSINESS_DATE_SOURCE": business_date_source,
         "PUHUI_TOKEN_TTL_MINUTES": str(TOKEN_TTL_MINUTES),
     }
     log = (workdir / "server.log").open("wb")
-    argv = [sys.executable, "-m", "puhui.cli", "serve", "--db", db.url, "--port", str(port)]
+    argv = [sys.executable, "-m", "puhui.cli", "serve", "--db", db.url, "--port", str(port), "--workers", str(workers)]
     proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

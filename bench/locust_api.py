@@ -83,3 +83,24 @@ class RepaymentUser(FastHttpUser):
             catch_response=True,
         ) as r:
             _check(r, 201)
+
+
+class DecisionUser(FastHttpUser):
+    """A borrower asking what line and rate they would get (features, model, fraud, policy)."""
+
+    def on_start(self) -> None:
+        self.borrower = random.choice(data()["borrowers"])
+
+    @task
+    def decide(self) -> None:
+        body = {
+            "borrower_id": self.borrower["id"],
+            "product_code": self.borrower.get("product", "PH-FLAT"),
+            "amount": self.borrower.get("amount", "10000.00"),
+            "term_months": 12,
+        }
+        headers = {"Authorization": f"Bearer {self.borrower['token']}"}
+        with self.client.post(
+            "/v1/risk/decisions", json=body, headers=headers, name="POST /v1/risk/decisions", catch_response=True
+        ) as r:
+            _check(r, 201)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import socket
 import time
+from datetime import date
+from decimal import Decimal
 
 import httpx
 
@@ -60,3 +62,29 @@ def wait_until_up(url: str, timeout_s: float = 20) -> bool:
         except httpx.TransportError:
             time.sleep(0.1)
     return False
+
+
+def share_cash_flow(
+    client: httpx.Client,
+    headers: dict[str, str],
+    borrower_id: str,
+    kind: str = "individual",
+    as_of: date | None = None,
+    monthly_income: Decimal | None = None,
+) -> int:
+    """What a borrower does in the app before applying: consent to transaction data and share a
+    year of account movements (the same story as `seeding.onboard`). Returns the rows kept."""
+    from puhui.clock import SystemClock
+    from puhui.domain.enums import BorrowerKind
+    from puhui.services.seeding import TYPICAL_MONTHLY_INCOME, cash_flow_history
+
+    borrower_kind = BorrowerKind(kind)
+    granted = client.post(
+        f"/v1/borrowers/{borrower_id}/consents", json={"scope": "transactions", "text_version": "1"}, headers=headers
+    )
+    assert granted.status_code == 201, granted.text
+    income = monthly_income or TYPICAL_MONTHLY_INCOME[borrower_kind]
+    rows = cash_flow_history(borrower_id, borrower_kind, income, as_of or SystemClock().business_date())
+    sent = client.post(f"/v1/borrowers/{borrower_id}/data/transactions", json=rows, headers=headers)
+    assert sent.status_code == 202 and not sent.json()["rejected"], sent.text
+    return int(sent.json()["accepted"])

@@ -25,7 +25,7 @@ from puhui.adapters.db.database import Database
 from puhui.adapters.db.tables import applications, contracts, loans, offers
 from puhui.bootstrap import Container, prepare
 from puhui.config import load_settings
-from tests.helpers import free_port, phone, resident_id
+from tests.helpers import free_port, phone, resident_id, share_cash_flow
 
 SECRET = "e2e-bank-secret"
 CARD = "6222020000000000000"  # passes Luhn
@@ -192,9 +192,11 @@ class ProcessStack:
                         "id_number": resident_id(n),
                         "phone": phone(n),
                         "region": "330106",
+                        "annual_revenue": "180000.00",  # the income the borrower declares
                     },
                 )
             )["id"]
+            share_cash_flow(c, h, borrower)
             ok(
                 c.post(
                     f"/v1/borrowers/{borrower}/consents",

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.helpers import borrower_token, phone, resident_id, uscc
+from tests.helpers import borrower_token, phone, resident_id, share_cash_flow, uscc
+
+AS_OF = date(2026, 11, 22)  # the demo client's business date
 
 
 @pytest.fixture
@@ -26,8 +29,10 @@ def _business(client: TestClient, n: int, consent: bool = True) -> tuple[dict[st
         "industry": "catering",
         "staff_count": 4,
         "annual_revenue": "800000.00",
+        "established_on": "2020-05-01",
     }
     borrower_id = client.post("/v1/borrowers", json=body, headers=headers).json()["id"]
+    share_cash_flow(client, headers, borrower_id, "individual_business", AS_OF)
     if consent:
         granted = client.post(
             f"/v1/borrowers/{borrower_id}/consents",
@@ -126,8 +131,10 @@ def test_enterprise_applies_for_an_enterprise_product(client: TestClient) -> Non
         "industry": "industry",
         "staff_count": 30,
         "annual_revenue": "6000000.00",
+        "established_on": "2018-03-01",
     }
     borrower_id = client.post("/v1/borrowers", json=body, headers=headers).json()["id"]
+    share_cash_flow(client, headers, borrower_id, "enterprise", AS_OF)
     client.post(
         f"/v1/borrowers/{borrower_id}/consents",
         json={"scope": "credit_assessment", "text_version": "1"},

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from typer.testing import CliRunner
@@ -175,3 +177,37 @@ def test_cli_ingest_reports_rejections_and_exit_codes(demo_client: TestClient, d
         app, ["data", "ingest", "--borrower", "nobody", "--source", "transactions", "--file", str(good), "--db", db.url]
     )
     assert nobody.exit_code == 2 and "not found" in nobody.output
+
+
+def test_the_decisions_fast_read_gives_the_same_features_as_the_rows(demo_client: TestClient, db: Database) -> None:
+    """consented_frames (one ndjson parse, amounts from fen) feeds the features exactly as the
+    row-by-row read does."""
+    import polars as pl
+
+    from puhui.risk.features import AltData, build_features
+    from puhui.services.risk_data import consented_frames
+    from tests.helpers import share_cash_flow
+
+    headers, borrower_id = _borrower(demo_client, 8, "relations")
+    share_cash_flow(demo_client, headers, borrower_id, as_of=date(2026, 11, 22))
+    demo_client.post(
+        f"/v1/borrowers/{borrower_id}/data/relations",
+        json=[{"kind": "guarantor", "other_party_id": "p-1"}, {"kind": "shared_device", "other_party_id": "p-2"}],
+        headers=headers,
+    )
+    rows = {s: r for s, r in db.read(lambda c: consented_data(c, borrower_id)).items() if r}
+    frames = db.read(lambda c: consented_frames(c, borrower_id))
+    assert set(frames) == set(rows) and all(frames[s].height == len(rows[s]) for s in rows)
+
+    def features(by_source: dict[Source, pl.DataFrame]) -> dict[str, object]:
+        tagged = {s: f.with_columns(pl.lit(borrower_id).alias("borrower_id")) for s, f in by_source.items()}
+        alt = AltData.of(pl.DataFrame({"borrower_id": [borrower_id]}), tagged)
+        return build_features(alt, date(2026, 11, 22)).row(0, named=True)
+
+    from_rows = features({s: pl.DataFrame(r, infer_schema_length=None) for s, r in rows.items()})
+    fast = features(frames)
+    assert fast.keys() == from_rows.keys()
+    for name, value in from_rows.items():  # sums of the same amounts, added in floating point
+        same = fast[name] == value if value is None or isinstance(value, str) else fast[name] == pytest.approx(value)
+        assert same, (name, fast[name], value)
+    assert from_rows["inflow_365d"] > 0 and from_rows["degree_guarantor"] == 1

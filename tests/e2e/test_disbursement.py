@@ -23,7 +23,7 @@ from puhui.clock import FixedClock
 from puhui.config import load_settings
 from puhui.services.accounting import get_trial_balance
 from puhui.services.disbursement import reconcile
-from tests.helpers import free_port, phone, resident_id, wait_until_up
+from tests.helpers import free_port, phone, resident_id, share_cash_flow, wait_until_up
 
 SECRET = "e2e-bank-secret"
 CARD = "6222020000000000000"  # passes Luhn
@@ -98,11 +98,13 @@ class Stack:
                 "id_number": resident_id(n),
                 "phone": phone(n),
                 "region": "330106",
+                "annual_revenue": "180000.00",  # the income the borrower declares
             },
         ).json()["id"]
         c.post(
             f"/v1/borrowers/{borrower}/consents", headers=h, json={"scope": "credit_assessment", "text_version": "1"}
         )
+        share_cash_flow(c, h, borrower)
         app = c.post(
             "/v1/applications",
             headers=h,

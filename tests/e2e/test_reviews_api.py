@@ -3,7 +3,7 @@ who may act, and bad terms named by field."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from puhui.bootstrap import seed_demo_staff
 from puhui.clock import FixedClock
-from tests.helpers import borrower_token, phone, resident_id, staff_token
+from tests.helpers import borrower_token, phone, resident_id, share_cash_flow, staff_token
 
 
 @pytest.fixture
@@ -32,8 +32,10 @@ def _in_review(client: TestClient, n: int, amount: str = "800000.00") -> tuple[d
         "industry": "catering",
         "staff_count": 4,
         "annual_revenue": "3000000.00",
+        "established_on": "2019-06-01",
     }
     borrower_id = client.post("/v1/borrowers", json=body, headers=headers).json()["id"]
+    share_cash_flow(client, headers, borrower_id, "individual_business", date(2026, 11, 22))
     consent = {"scope": "credit_assessment", "text_version": "2026-11"}
     assert client.post(f"/v1/borrowers/{borrower_id}/consents", json=consent, headers=headers).status_code == 201
     application = {
@@ -119,8 +121,12 @@ def test_approval_without_changes_offers_the_requested_terms(client: TestClient)
     borrower, application_id = _in_review(client, 5)
     approved = client.post(f"/v1/reviews/{application_id}/approve", headers=staff_token(client, "officer"))
     assert approved.status_code == 201, approved.text
-    offer = client.get(f"/v1/applications/{application_id}", headers=borrower).json()["offer"]
-    assert (offer["amount"], offer["term_months"], offer["annual_rate"]) == ("800000.00", 24, "0.1800")
+    seen = client.get(f"/v1/applications/{application_id}", headers=borrower).json()
+    offer = seen["offer"]
+    # the requested amount and term at the rate the credit policy priced
+    assert (offer["amount"], offer["term_months"]) == ("800000.00", 24)
+    assert offer["annual_rate"] == seen["decision"]["annual_rate"]
+    assert seen["decision"]["pd"] is not None and seen["decision"]["policy_version"].startswith("credit-policy-")
 
 
 def test_a_later_proposal_by_someone_else_frees_the_first_maker_to_approve(client: TestClient) -> None:

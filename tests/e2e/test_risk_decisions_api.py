@@ -137,7 +137,8 @@ def test_a_knock_out_declines_with_its_reason(setup: Setup) -> None:
     me, borrower_id = _person(s, 6, id_number=resident_id(6, born="19400101"))  # 86 years old
     d = _pre_approve(s, me, borrower_id).json()
     assert d["outcome"] == "declined" and d["approved_amount"] == "0.00" and d["annual_rate"] is None
-    assert [r["code"] for r in d["reasons"]][0] == "AGE_OVER_65" and "65" in d["reasons"][0]["text"]
+    first = d["reasons"][0]
+    assert first["code"] == "AGE_OVER_65" and "65" in first["text"]
 
 
 def test_velocity_sends_the_fourth_application_in_a_day_to_review(setup: Setup) -> None:

@@ -169,6 +169,7 @@ REVIEWS = [
     pytest.param(IND, {"bureau_max_dpd_24m": 90}, "BUREAU_DPD_31_90", "bureau-dpd-31-90", id="DPD 90"),
     pytest.param(IND, {"age_years": None}, "AGE_NOT_VERIFIED", "age-unknown", id="age unknown"),
     pytest.param(ENT, {"years_in_business": None}, "YEARS_IN_BUSINESS_NOT_VERIFIED", "years-unknown", id="years ?"),
+    pytest.param(ENT, {"amount_requested": D("500001")}, "LARGE_TICKET", "large-ticket", id="above 500,000"),
 ]
 
 
@@ -394,7 +395,8 @@ def test_the_product_maximum_caps_a_strong_enterprise() -> None:
     result = decide(facts(ENT, score=800, income_monthly_verified=D("5000000"), amount_requested=D("2000000")))
     assert result.credit_limit == product("PH-EI").amount_max
     assert "LIMIT_PRODUCT_MAX" in codes(result)
-    assert result.approved_amount == product("PH-EI").amount_max
+    assert result.outcome is Outcome.REVIEW and "LARGE_TICKET" in codes(result)  # an officer decides above 500,000
+    assert result.approved_amount == 0
 
 
 def test_every_ceiling_is_shown_and_the_limit_is_the_lowest() -> None:

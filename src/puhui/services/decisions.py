@@ -22,7 +22,7 @@ import polars as pl
 from sqlalchemy import Connection, and_, func, select
 
 from puhui.adapters.db import product_repository
-from puhui.adapters.db.tables import installments, loan_servicing, risk_decisions
+from puhui.adapters.db.tables import borrowers, installments, loan_servicing, risk_decisions
 from puhui.adapters.rules.zen import ZenRules
 from puhui.bootstrap import Container
 from puhui.domain.access import ConsentScope, Principal, SubjectKind
@@ -38,7 +38,7 @@ from puhui.risk.fraud import Finding, device_findings
 from puhui.risk.model import CreditModel, load_model
 from puhui.services import fraud
 from puhui.services.borrowers import ID_CONTEXT, NotFound, owned_borrower, require_consent
-from puhui.services.risk_data import consented_data
+from puhui.services.risk_data import consented_frames
 
 DEMO_MODEL_DIR = Path(__file__).resolve().parents[1] / "risk" / "models" / "demo"
 DEFAULT_DPD = 90
@@ -91,18 +91,10 @@ def _applicant(container: Container, borrower: Any, today: date) -> Applicant:
     )
 
 
-def _frames(borrower_id: str, data: Mapping[Source, list[dict[str, Any]]]) -> dict[Source, pl.DataFrame]:
-    frames = {}
-    for source, rows in data.items():
-        if rows:
-            frames[source] = pl.DataFrame(rows, infer_schema_length=None).with_columns(
-                pl.lit(borrower_id).alias("borrower_id")
-            )
-    return frames
-
-
-def _features(borrower_id: str, data: Mapping[Source, list[dict[str, Any]]], today: date) -> dict[str, Any]:
-    alt = AltData.of(pl.DataFrame({"borrower_id": [borrower_id]}), _frames(borrower_id, data))
+def features_of(borrower_id: str, frames: Mapping[Source, pl.DataFrame], today: date) -> dict[str, Any]:
+    """The model's alternative-data features for one borrower from their stored rows."""
+    tagged = {s: f.with_columns(pl.lit(borrower_id).alias("borrower_id")) for s, f in frames.items()}
+    alt = AltData.of(pl.DataFrame({"borrower_id": [borrower_id]}), tagged)
     row = build_features(alt, today).row(0, named=True)
     row.pop("borrower_id", None)
     return row
@@ -137,11 +129,15 @@ def _own_installments(conn: Connection, borrower_id: str) -> Decimal:
     return from_minor(sum(int(r[0]) for r in rows))
 
 
-def _elsewhere_monthly(repayment_rows: Sequence[Mapping[str, Any]], today: date) -> Decimal:
+def _elsewhere_monthly(repayments: pl.DataFrame | None, today: date) -> Decimal:
     """Average monthly installments due at other lenders over the last three months."""
-    since = today - timedelta(days=90)
-    due = [Decimal(r["amount_due"]) for r in repayment_rows if since < date.fromisoformat(str(r["due_on"])) <= today]
-    return round_money(sum(due, ZERO) / 3)
+    if repayments is None or repayments.is_empty():
+        return ZERO
+    due_on = pl.col("due_on").cast(pl.String).str.to_date("%Y-%m-%d")
+    window = repayments.filter((due_on > today - timedelta(days=90)) & (due_on <= today))
+    # the frame's amounts are yuan as floats of whole fen: summed and rounded back to fen, exactly
+    total_minor = round(float(window["amount_due"].sum() or 0) * 100)
+    return round_money(from_minor(total_minor) / 3)
 
 
 def _income(kind: BorrowerKind, features: Mapping[str, Any]) -> Decimal | None:
@@ -158,8 +154,8 @@ def _income(kind: BorrowerKind, features: Mapping[str, Any]) -> Decimal | None:
 def gather(
     conn: Connection, container: Container, borrower: Any, req: DecisionRequest, flags: tuple[str, ...]
 ) -> RiskInputs:
-    data = consented_data(conn, borrower.id)
-    features = _features(borrower.id, data, req.on)
+    frames = consented_frames(conn, borrower.id)
+    features = features_of(borrower.id, frames, req.on)
     kind = BorrowerKind(borrower.kind)
     max_late = features.get("max_days_late_24m")
     overdue = features.get("overdue_count")
@@ -169,7 +165,7 @@ def gather(
         features=features,
         income_monthly_verified=_income(kind, features),
         debt_service_monthly=_own_installments(conn, borrower.id)
-        + _elsewhere_monthly(data.get(Source.REPAYMENTS, []), req.on),
+        + _elsewhere_monthly(frames.get(Source.REPAYMENTS), req.on),
         bureau_max_dpd_24m=int(max_late) if max_late is not None else None,
         overdue_elsewhere=bool(overdue),
         fraud_flags=flags,
@@ -312,6 +308,26 @@ def _fields(inputs: RiskInputs) -> dict[str, Any]:
     return {name: getattr(inputs, name) for name in RiskInputs.__dataclass_fields__}
 
 
+def borrower_row(conn: Connection, borrower_id: str) -> Any:
+    row = conn.execute(select(borrowers).where(borrowers.c.id == borrower_id)).first()
+    if row is None:
+        raise NotFound(f"borrower {borrower_id} was not found")
+    return row
+
+
+def request_for(
+    conn: Connection, container: Container, borrower: Any, product_code: str, amount: Decimal, term_months: int
+) -> tuple[DecisionRequest, dict[str, Any]]:
+    """The request as the decision sees it (today, the borrower's exposure) and the product's definition."""
+    found = product_repository.get_with_definition(conn, product_code)
+    if found is None:
+        raise DomainValidationError([FieldProblem("product_code", f"product {product_code} does not exist")])
+    product, definition = found
+    today = container.clock.business_date()
+    exposure = _exposure(conn, borrower.id)
+    return DecisionRequest(product, BorrowerKind(borrower.kind), amount, term_months, today, exposure), definition
+
+
 def assess_in(
     conn: Connection,
     container: Container,
@@ -325,14 +341,7 @@ def assess_in(
     """Inside the caller's transaction: consent, fraud checks, the decision, stored. With
     `signals` (an application), its velocity and rings are checked and it is recorded."""
     require_consent(conn, borrower.id, ConsentScope.CREDIT_ASSESSMENT)
-    found = product_repository.get_with_definition(conn, product_code)
-    if found is None:
-        raise DomainValidationError([FieldProblem("product_code", f"product {product_code} does not exist")])
-    product, definition = found
-    today = container.clock.business_date()
-    req = DecisionRequest(
-        product, BorrowerKind(borrower.kind), amount, term_months, today, _exposure(conn, borrower.id)
-    )
+    req, definition = request_for(conn, container, borrower, product_code, amount, term_months)
     findings: list[Finding] = []
     if signals is not None:
         findings = fraud.application_findings(conn, borrower.id, signals, container.clock.now())

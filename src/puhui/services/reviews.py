@@ -246,7 +246,7 @@ def approve(container: Container, application_id: str, note: str, caller: Princi
         reasons = (*_reasons(decision_was), APPROVED_ON_REVIEW)
         decision = Decision(Outcome.APPROVED, amount, amount, quote.rate_annual, quote.apr_percent, reasons, quote)
         make_offer(conn, container, app.id, decision, now)
-        _conclude(conn, app.id, decision)
+        _conclude(conn, app.id, decision, decision_was)
         _record(conn, app.id, caller, ReviewAction.APPROVE, note, now, None)
         return _load(conn, app.id)
 
@@ -261,8 +261,9 @@ def decline(container: Container, application_id: str, reason: str, caller: Prin
 
     def work(conn: Connection) -> ReviewView:
         app = _application_in_review(conn, application_id)
-        reasons = (*_reasons(json.loads(app.decision_json)), DECLINED_ON_REVIEW)
-        _conclude(conn, app.id, Decision(Outcome.DECLINED, ZERO, ZERO, None, None, reasons, None))
+        decision_was = json.loads(app.decision_json)
+        reasons = (*_reasons(decision_was), DECLINED_ON_REVIEW)
+        _conclude(conn, app.id, Decision(Outcome.DECLINED, ZERO, ZERO, None, None, reasons, None), decision_was)
         _record(conn, app.id, caller, ReviewAction.DECLINE, reason, now, None)
         return _load(conn, app.id)
 
@@ -319,8 +320,11 @@ def _reasons(decision: dict[str, Any]) -> tuple[Reason, ...]:
     return tuple(Reason(r["code"], r["text"], r["text_en"]) for r in decision["reasons"])
 
 
-def _conclude(conn: Connection, application_id: str, decision: Decision) -> None:
-    record = decision_record(decision)
+def _conclude(conn: Connection, application_id: str, decision: Decision, was: dict[str, Any]) -> None:
+    """The reviewer's outcome, terms and reasons over the instant decision's record, which keeps
+    what the model and the policy said (PD, score, factors, versions, the decision's id)."""
+    versions = {"model_version": was.get("model_version"), "policy_version": was.get("policy_version")}
+    record = {**was, **decision_record(decision), **versions}
     conn.execute(
         applications.update()
         .where(applications.c.id == application_id)

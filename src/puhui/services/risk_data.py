@@ -12,13 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import polars as pl
 from sqlalchemy import Connection, and_, select
 
 from puhui.adapters.db.tables import borrower_data, data_batches
 from puhui.bootstrap import Container
 from puhui.domain.access import ConsentScope, Principal, Role, SubjectKind
 from puhui.risk.data.formats import InputFormat
-from puhui.risk.data.schemas import Rejected, Source, validate_rows
+from puhui.risk.data.schemas import Rejected, Source, columns, validate_rows
 from puhui.risk.data.storage import from_payload, row_date, row_key, to_payload
 from puhui.services.borrowers import Forbidden, active_scopes, owned_borrower, require_consent
 
@@ -150,3 +151,41 @@ def consented_data(conn: Connection, borrower_id: str) -> dict[Source, list[dict
         source = Source(r.source)
         out[source].append(from_payload(source, r.payload_json))
     return out
+
+
+def consented_frames(conn: Connection, borrower_id: str) -> dict[Source, pl.DataFrame]:
+    """The same rows as `consented_data`, as one Polars frame per source, parsed in one pass
+    (newline-delimited JSON) instead of row by row: what a decision reads. Amounts come back
+    as Float64 yuan from the stored fen — the features are floats; money is never computed here."""
+    scopes: set[ConsentScope] = active_scopes(conn, borrower_id)
+    allowed = [s for s in Source if s.scope in scopes]
+    if not allowed:
+        return {}
+    rows = conn.execute(
+        select(borrower_data.c.source, borrower_data.c.payload_json)
+        .where(
+            and_(
+                borrower_data.c.borrower_id == borrower_id,
+                borrower_data.c.source.in_([s.value for s in allowed]),
+            )
+        )
+        .order_by(borrower_data.c.id)
+    )
+    payloads: dict[Source, list[str]] = {}
+    for r in rows:
+        payloads.setdefault(Source(r.source), []).append(r.payload_json)
+    return {source: _frame(source, texts) for source, texts in payloads.items()}
+
+
+def _frame(source: Source, payloads: list[str]) -> pl.DataFrame:
+    raw = pl.read_ndjson("\n".join(payloads).encode(), infer_schema_length=None)
+    out = []
+    for name in columns(source):
+        minor, plain = f"{name}_minor", name
+        parts = []
+        if minor in raw.columns:
+            parts.append(pl.col(minor).cast(pl.Float64) / 100)
+        if plain in raw.columns:
+            parts.append(pl.col(plain))
+        out.append((pl.coalesce(parts) if parts else pl.lit(None)).alias(name))
+    return raw.select(out)

@@ -57,7 +57,8 @@ TYPICAL_MONTHLY_INCOME = {
     BorrowerKind.INDIVIDUAL_BUSINESS: Decimal(120_000),
     BorrowerKind.ENTERPRISE: Decimal(600_000),
 }
-HISTORY_DAYS = 400
+HISTORY_DAYS = 460  # the year-on-year features need 14 months of history
+GROWTH_PER_YEAR = Decimal("0.10")
 
 
 def _factor(rng: random.Random, low_percent: int, high_percent: int) -> Decimal:
@@ -75,13 +76,15 @@ def cash_flow_history(seed: str, kind: BorrowerKind, monthly_income: Decimal, as
     rows: list[dict[str, str]] = []
     for back in range(HISTORY_DAYS, -1, -1):
         day = as_of - timedelta(days=back)
+        # income grows by about GROWTH_PER_YEAR and reaches `monthly_income` at as_of
+        level = monthly_income * (1 - GROWTH_PER_YEAR * Decimal(back) / 365)
         moves: list[tuple[str, Decimal, str]] = []
         if individual and day.day == 10:
-            moves.append(("in", monthly_income, "employer-1"))
+            moves.append(("in", level, "employer-1"))
         elif not individual and rng.random() < 0.8:  # takings on most days
-            moves.append(("in", monthly_income / 24 * _factor(rng, 60, 140), f"customer-{rng.randrange(40)}"))
+            moves.append(("in", level / 24 * _factor(rng, 60, 140), f"customer-{rng.randrange(40)}"))
         if rng.random() < 0.5:  # spending and suppliers: about two thirds of what comes in
-            moves.append(("out", monthly_income / 23 * _factor(rng, 50, 150), f"payee-{rng.randrange(25)}"))
+            moves.append(("out", level / 23 * _factor(rng, 50, 150), f"payee-{rng.randrange(25)}"))
         for n, (direction, amount, counterparty) in enumerate(moves):
             amount = round_money(amount)
             balance += amount if direction == "in" else -amount
@@ -117,6 +120,9 @@ def onboard(
     today = container.clock.business_date()
     if kind is not BorrowerKind.INDIVIDUAL and established_on is None:
         established_on = today - timedelta(days=5 * 365)
+    income = TYPICAL_MONTHLY_INCOME[kind] if monthly_income is None else monthly_income
+    if kind is BorrowerKind.INDIVIDUAL and annual_revenue is None and income > 0:
+        annual_revenue = income * 12  # an individual declares their income on the application
     view = borrowers.register(
         container,
         borrowers.NewBorrower(
@@ -125,10 +131,9 @@ def onboard(
         principal,
     )
     borrowers.grant_consent(container, view.id, ConsentScope.CREDIT_ASSESSMENT, "v1", principal)
-    income = TYPICAL_MONTHLY_INCOME[kind] if monthly_income is None else monthly_income
     if income > 0:
         borrowers.grant_consent(container, view.id, ConsentScope.TRANSACTIONS, "v1", principal)
-        rows = cash_flow_history(view.id, kind, income, today)
+        rows = cash_flow_history(principal.subject_id, kind, income, today)  # the same phone, the same story
         risk_data.ingest(container, view.id, Source.TRANSACTIONS, rows, InputFormat.JSON, principal)
     return Onboarded(view.id, principal, phone)
 

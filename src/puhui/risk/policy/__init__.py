@@ -259,6 +259,7 @@ def _product_problems(inputs: PolicyInput) -> tuple[Reason, ...]:
 def _knockout_facts(inputs: PolicyInput) -> dict[str, object]:
     return {
         "borrower_kind": inputs.borrower_kind.value,
+        "amount_requested": float(inputs.amount_requested),  # a band look-up only (see the module docstring)
         "age_years": inputs.age_years,
         "years_in_business": inputs.years_in_business,
         "bureau_max_dpd_24m": inputs.bureau_max_dpd_24m,
