@@ -4,6 +4,7 @@ rings and tampered devices sent to review; knock-outs declined with their reason
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -14,7 +15,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from puhui.adapters.db.database import Database
-from puhui.adapters.db.tables import risk_decisions
+from puhui.adapters.db.tables import contracts, loans, risk_decisions
 from puhui.api.app import create_app
 from puhui.bootstrap import Container, prepare, seed_demo_capital, seed_demo_staff
 from puhui.clock import FixedClock
@@ -180,3 +181,48 @@ def test_an_emulator_sends_the_application_to_review(setup: Setup) -> None:
     )
     d = _apply(s, me, borrower_id, device="emu-1").json()["decision"]
     assert d["outcome"] == "review" and "FRAUD_DEVICE_TAMPERED" in {r["code"] for r in d["reasons"]}
+
+
+def test_monitoring_reads_psi_and_auc_from_the_live_decisions(setup: Setup) -> None:
+    from sklearn.metrics import roc_auc_score
+
+    from puhui.risk.monitoring import score_psi
+
+    s = setup
+    clock = s.container.clock
+    assert isinstance(clock, FixedClock)
+    clock.set_date(date(2026, 4, 1))  # loans booked now have seasoned by November
+    booked = []
+    for n in range(20, 26):
+        who = seeding.onboard(s.container, BorrowerKind.INDIVIDUAL, f"用户{n}", resident_id(n), phone(n))
+        booked.append(seeding.book_active_loan(s.container, who, "PH-FLAT", Decimal("6000.00"), 12))
+    for loan_id in booked[:2]:
+        servicing.write_off(s.container, loan_id, "失联", FINANCE)
+    clock.set_date(date(2026, 11, 2))
+    risk = staff_token(s.client, "risk")
+    assert s.client.get("/v1/risk/monitoring", headers=borrower_token(s.client, phone(20))).status_code == 403
+    report = s.client.get("/v1/risk/monitoring?days=365", headers=risk)
+    assert report.status_code == 200, report.text
+    body = report.json()
+    assert body["decisions"] == 6 and body["auc"]["seasoned_loans"] == 6 and body["auc"]["defaults"] == 2
+
+    stored = s.db.read(lambda c: [json.loads(r.result_json) for r in c.execute(select(risk_decisions.c.result_json))])
+    model = risk_engine(s.container).model
+    training = model.metadata["score_distribution"]
+    expected = score_psi(training["shares"], training["edges"], [float(d["score"]) for d in stored])
+    assert body["psi"]["value"] == round(expected.psi, 4) and body["psi"]["stability"] == expected.stability.value
+
+    def pd_of(loan_id: str) -> float:
+        joined = risk_decisions.join(contracts, contracts.c.application_id == risk_decisions.c.application_id).join(
+            loans, loans.c.contract_id == contracts.c.id
+        )
+        query = select(risk_decisions.c.result_json).select_from(joined).where(loans.c.id == loan_id)
+        return float(json.loads(s.db.read(lambda c: c.execute(query).scalar_one()))["pd"])
+
+    labels = [1 if loan_id in booked[:2] else 0 for loan_id in booked]  # the first two were written off
+    assert body["auc"]["live"] == round(roc_auc_score(labels, [pd_of(loan_id) for loan_id in booked]), 4)
+    alerts = s.client.get("/v1/risk/alerts", headers=risk).json()["alerts"]
+    drift = [a for a in alerts if a["kind"] == "model_drift"]
+    assert bool(drift) == (expected.stability.value == "shifted" or body["auc"]["drifted"])
+    again = s.client.get("/v1/risk/monitoring?days=365", headers=risk).json()
+    assert again["alerts_raised"] == 0  # one alert per model and day

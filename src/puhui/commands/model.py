@@ -197,3 +197,24 @@ def report(
     psi = f", PSI {summary.psi.psi:.3f} ({summary.psi.stability.value})" if summary.psi else ""
     measured = f"AUC {m.auc:.4f}, Gini {m.gini:.4f}, KS {m.ks:.4f}{psi}"
     out.print(f"{summary.rows} rows, {summary.bads} bads: {measured} -> {out_file}", highlight=False, soft_wrap=True)
+
+
+@model_app.command("monitor")
+def monitor(
+    days: Annotated[int, typer.Option(help="decisions of the last N days", min=1, max=730)] = 90,
+    db: Annotated[str | None, typer.Option("--db", help="database URL (default: PUHUI_DATABASE_URL)")] = None,
+) -> None:
+    """The live model (PUHUI_MODEL_DIR): PSI of its recent scores against training, AUC on seasoned loans."""
+    from puhui.bootstrap import build
+    from puhui.domain.access import Principal, Role, SubjectKind
+    from puhui.services.monitoring import monitor as run_monitor
+
+    container = build(db)
+    container.db.migrate()
+    result = run_monitor(container, Principal(SubjectKind.STAFF, "cli-risk", Role.RISK), days)
+    psi, auc = result["psi"], result["auc"]
+    out.print(f"model {result['model_version']}: {result['decisions']} decisions since {result['window']['since']}")
+    out.print(
+        f"PSI {psi['value']} ({psi['stability']}) · AUC live {auc['live']} on {auc['seasoned_loans']} seasoned loans"
+    )
+    out.print(f"(trained {auc['trained_cv']}) · drift alerts raised: {result['alerts_raised']}")

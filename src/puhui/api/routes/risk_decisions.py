@@ -3,16 +3,16 @@ a stored decision with what it was made from (staff), and its replay."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from puhui.api.deps import ContainerDep, CurrentPrincipal
 from puhui.api.schemas.common import ERROR_RESPONSES, AmountIn
-from puhui.services import decisions
+from puhui.services import decisions, monitoring
 
-router = APIRouter(prefix="/v1/risk/decisions", tags=["risk decisions"])
+router = APIRouter(prefix="/v1/risk", tags=["risk decisions"])
 
 
 class PreApprovalIn(BaseModel):
@@ -23,19 +23,28 @@ class PreApprovalIn(BaseModel):
     term_months: int = Field(ge=1, le=360)
 
 
-@router.post("", status_code=201, responses=ERROR_RESPONSES)
+@router.post("/decisions", status_code=201, responses=ERROR_RESPONSES)
 def pre_approve(body: PreApprovalIn, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
     """`{outcome, credit_limit, approved_amount, annual_rate, apr, pd, score, reasons, factors,
     model_version, policy_version}`; 409 without the borrower's `credit_assessment` consent."""
     return decisions.pre_approve(container, body.borrower_id, body.product_code, body.amount, body.term_months, caller)
 
 
-@router.get("/{decision_id}", responses=ERROR_RESPONSES)
+@router.get("/decisions/{decision_id}", responses=ERROR_RESPONSES)
 def get_decision(decision_id: str, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
     return decisions.get_decision(container, decision_id, caller)
 
 
-@router.post("/{decision_id}/replay", responses=ERROR_RESPONSES)
+@router.post("/decisions/{decision_id}/replay", responses=ERROR_RESPONSES)
 def replay(decision_id: str, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
     """Decide again from the stored inputs: `{same_result, same_versions, stored, replayed}`."""
     return decisions.replay(container, decision_id, caller)
+
+
+@router.get("/monitoring", responses=ERROR_RESPONSES)
+def monitor(
+    container: ContainerDep, caller: CurrentPrincipal, days: Annotated[int, Query(ge=1, le=730)] = 90
+) -> dict[str, Any]:
+    """The live model: PSI of its recent scores against its training sample, AUC on seasoned loans
+    against its trained AUC; a shift or a drop raises a model-drift alert (risk, admin)."""
+    return monitoring.monitor(container, caller, days)
