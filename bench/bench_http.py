@@ -126,7 +126,15 @@ def _server(db: Database, workdir: Path, workers: int = 1, business_date_source:
         log.close()
 
 
-def _locust(base: str, user_class: str, users: int, seconds: int, data_file: Path, workdir: Path) -> dict[str, float]:
+def _locust(
+    base: str,
+    user_class: str,
+    users: int,
+    seconds: int,
+    data_file: Path,
+    workdir: Path,
+    rate_per_user: float | None = None,
+) -> dict[str, float]:
     prefix = workdir / f"{user_class}-{time.monotonic_ns()}"
     argv = [
         sys.executable,
@@ -151,6 +159,8 @@ def _locust(base: str, user_class: str, users: int, seconds: int, data_file: Pat
         user_class,
     ]
     env = {**os.environ, "PUHUI_BENCH_LOCUST_DATA": str(data_file)}
+    if rate_per_user is not None:
+        env["PUHUI_BENCH_RATE_PER_USER"] = str(rate_per_user)
     done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=seconds + 120, check=False)
     stats = Path(f"{prefix}_stats.csv")
     if not stats.exists():

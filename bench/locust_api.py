@@ -15,7 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from locust import task
+from locust import constant, constant_throughput, task
 from locust.contrib.fasthttp import FastHttpUser
 
 _DATA: dict[str, Any] = {}
@@ -85,8 +85,17 @@ class RepaymentUser(FastHttpUser):
             _check(r, 201)
 
 
+def _pacing() -> Any:
+    """PUHUI_BENCH_RATE_PER_USER=r: each user sends r requests a second (an offered load of
+    users x r); unset: no think time (the server's saturation)."""
+    rate = os.environ.get("PUHUI_BENCH_RATE_PER_USER")
+    return constant_throughput(float(rate)) if rate else constant(0)
+
+
 class DecisionUser(FastHttpUser):
     """A borrower asking what line and rate they would get (features, model, fraud, policy)."""
+
+    wait_time = _pacing()
 
     def on_start(self) -> None:
         self.borrower = random.choice(data()["borrowers"])

@@ -9,7 +9,9 @@ pre-approval: the line and rate a borrower would get, without an application).
 from __future__ import annotations
 
 import json
+import threading
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
@@ -38,7 +40,7 @@ from puhui.risk.fraud import Finding, device_findings
 from puhui.risk.model import CreditModel, load_model
 from puhui.services import fraud
 from puhui.services.borrowers import ID_CONTEXT, NotFound, owned_borrower, require_consent
-from puhui.services.risk_data import consented_frames
+from puhui.services.risk_data import consented_frames, data_version
 
 DEMO_MODEL_DIR = Path(__file__).resolve().parents[1] / "risk" / "models" / "demo"
 DEFAULT_DPD = 90
@@ -151,11 +153,50 @@ def _income(kind: BorrowerKind, features: Mapping[str, Any]) -> Decimal | None:
     return round_money(max(monthly, ZERO))
 
 
+class _FeatureCache:
+    """Features and other-lender debt service per (database, borrower, business date, data
+    version): the same data on the same date gives the same features, so a borrower's second look
+    at their line that day skips reading and computing them. Each server process has its own."""
+
+    def __init__(self, size: int = 50_000) -> None:
+        self.size = size
+        self.entries: OrderedDict[tuple[object, ...], tuple[dict[str, Any], Decimal]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: tuple[object, ...]) -> tuple[dict[str, Any], Decimal] | None:
+        with self.lock:
+            found = self.entries.get(key)
+            if found is not None:
+                self.entries.move_to_end(key)
+            return found
+
+    def put(self, key: tuple[object, ...], value: tuple[dict[str, Any], Decimal]) -> None:
+        with self.lock:
+            self.entries[key] = value
+            while len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
+_FEATURES = _FeatureCache()
+
+
+def _data_features(
+    conn: Connection, container: Container, borrower_id: str, on: date
+) -> tuple[dict[str, Any], Decimal]:
+    key = (container.db.url, borrower_id, on, data_version(conn, borrower_id))
+    cached = _FEATURES.get(key)
+    if cached is not None:
+        return dict(cached[0]), cached[1]
+    frames = consented_frames(conn, borrower_id)
+    found = (features_of(borrower_id, frames, on), _elsewhere_monthly(frames.get(Source.REPAYMENTS), on))
+    _FEATURES.put(key, found)
+    return dict(found[0]), found[1]
+
+
 def gather(
     conn: Connection, container: Container, borrower: Any, req: DecisionRequest, flags: tuple[str, ...]
 ) -> RiskInputs:
-    frames = consented_frames(conn, borrower.id)
-    features = features_of(borrower.id, frames, req.on)
+    features, elsewhere_monthly = _data_features(conn, container, borrower.id, req.on)
     kind = BorrowerKind(borrower.kind)
     max_late = features.get("max_days_late_24m")
     overdue = features.get("overdue_count")
@@ -164,8 +205,7 @@ def gather(
         applicant=_applicant(container, borrower, req.on),
         features=features,
         income_monthly_verified=_income(kind, features),
-        debt_service_monthly=_own_installments(conn, borrower.id)
-        + _elsewhere_monthly(frames.get(Source.REPAYMENTS), req.on),
+        debt_service_monthly=_own_installments(conn, borrower.id) + elsewhere_monthly,
         bureau_max_dpd_24m=int(max_late) if max_late is not None else None,
         overdue_elsewhere=bool(overdue),
         fraud_flags=flags,

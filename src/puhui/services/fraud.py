@@ -267,8 +267,10 @@ def raise_alerts(
     for f in findings:
         alert_id = str(uuid.uuid4())
         details = {"text_zh": f.text_zh, "text_en": f.text_en, **f.details}
-        done = conn.execute(
-            insert.on_conflict_do_nothing(index_elements=["kind", "subject"]).values(
+        statement = (
+            insert.on_conflict_do_nothing(index_elements=["kind", "subject"])
+            .returning(risk_alerts.c.id)
+            .values(
                 id=alert_id,
                 kind=f.alert.value,
                 severity=f.severity.value,
@@ -279,7 +281,8 @@ def raise_alerts(
                 created_at=now,
             )
         )
-        if done.rowcount:
+        # RETURNING names the row only when it was inserted (rowcount is not reliable here on psycopg)
+        if conn.execute(statement).first() is not None:
             ids.append(alert_id)
     return ids
 

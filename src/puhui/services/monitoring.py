@@ -117,8 +117,11 @@ def monitor(container: Container, caller: Principal, days: int = 90) -> dict[str
         labels, risks = _outcomes(conn, model.version, today)
         live_auc = auc(labels, risks)
         findings = _drift_findings(model.version, psi.psi, psi.stability, live_auc, trained_auc) if scores else []
-        subject = f"model:{model.version}:{today.isoformat()}"
-        raised = fraud.raise_alerts(conn, findings, None, subject, container.clock.now())
+        raised = []
+        for f in findings:  # one alert per model, measure and day
+            measure = "psi" if "psi" in f.details else "auc"
+            subject = f"model:{model.version}:{measure}:{today.isoformat()}"
+            raised += fraud.raise_alerts(conn, [f], None, subject, container.clock.now())
         return {
             "model_version": model.version,
             "window": {"since": window.since.isoformat(), "until": window.until.isoformat()},

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, and_, func, select
 
 from puhui.adapters.db.tables import borrower_data, data_batches
 from puhui.bootstrap import Container
@@ -151,6 +151,21 @@ def consented_data(conn: Connection, borrower_id: str) -> dict[Source, list[dict
         source = Source(r.source)
         out[source].append(from_payload(source, r.payload_json))
     return out
+
+
+def data_version(conn: Connection, borrower_id: str) -> tuple[tuple[str, ...], int, int]:
+    """What identifies the data a decision would read now: the consented sources and the newest
+    and number of their stored rows (rows are only ever added). Equal versions, equal data."""
+    scopes = active_scopes(conn, borrower_id)
+    allowed = tuple(sorted(s.value for s in Source if s.scope in scopes))
+    if not allowed:
+        return (), 0, 0
+    newest, count = conn.execute(
+        select(func.coalesce(func.max(borrower_data.c.id), 0), func.count(borrower_data.c.id)).where(
+            and_(borrower_data.c.borrower_id == borrower_id, borrower_data.c.source.in_(allowed))
+        )
+    ).one()
+    return allowed, int(newest), int(count)
 
 
 def consented_frames(conn: Connection, borrower_id: str) -> dict[Source, pl.DataFrame]:

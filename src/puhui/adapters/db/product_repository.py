@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -37,8 +38,15 @@ def save(conn: Connection, product: LoanProduct, definition: Mapping[str, Any]) 
     return version
 
 
+@lru_cache(maxsize=256)
+def _parsed(definition_json: str) -> tuple[LoanProduct, dict[str, Any]]:
+    """Parsing and validating a definition takes ~1 ms; the same text is the same product."""
+    definition: dict[str, Any] = json.loads(definition_json)
+    return parse_product(definition), definition
+
+
 def _from_row(definition_json: str) -> LoanProduct:
-    return parse_product(json.loads(definition_json))
+    return _parsed(definition_json)[0]
 
 
 def get(conn: Connection, code: str) -> LoanProduct | None:
@@ -60,5 +68,5 @@ def get_with_definition(conn: Connection, code: str) -> tuple[LoanProduct, dict[
     ).first()
     if row is None:
         return None
-    definition: dict[str, Any] = json.loads(row.definition_json)
-    return parse_product(definition), definition
+    product, definition = _parsed(row.definition_json)
+    return product, dict(definition)
