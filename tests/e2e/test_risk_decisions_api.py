@@ -226,3 +226,24 @@ def test_monitoring_reads_psi_and_auc_from_the_live_decisions(setup: Setup) -> N
     assert bool(drift) == (expected.stability.value == "shifted" or body["auc"]["drifted"])
     again = s.client.get("/v1/risk/monitoring?days=365", headers=risk).json()
     assert again["alerts_raised"] == 0  # one alert per model and day
+
+
+def test_new_data_or_a_revoked_consent_changes_the_next_decisions_features(setup: Setup) -> None:
+    s = setup
+    me, borrower_id = _person(s, 30)
+    risk = staff_token(s.client, "risk")
+
+    def features() -> dict[str, float | None]:
+        decision = _pre_approve(s, me, borrower_id).json()["id"]
+        return s.client.get(f"/v1/risk/decisions/{decision}", headers=risk).json()["features"]
+
+    first = features()
+    assert features() == first  # the same data on the same day: the same features
+    more = [{"txn_id": "late-1", "occurred_on": "2026-11-01", "direction": "in", "amount": "50000.00"}]
+    assert s.client.post(f"/v1/borrowers/{borrower_id}/data/transactions", json=more, headers=me).status_code == 202
+    after = features()
+    assert after["inflow_30d"] == pytest.approx(first["inflow_30d"] + 50000)
+    consents = s.client.get(f"/v1/borrowers/{borrower_id}/consents", headers=me).json()
+    shared = next(c for c in consents if c["scope"] == "transactions")
+    s.client.delete(f"/v1/borrowers/{borrower_id}/consents/{shared['id']}", headers=me)
+    assert features()["inflow_30d"] is None  # without the consent the data is not used
