@@ -104,7 +104,7 @@ def in_process(container: Container, people: list[dict[str, Any]], calls: int) -
     gathered = []
     for p in people[:30]:
         borrower = container.db.read(lambda c, p=p: decisions.borrower_row(c, p["id"]))
-        req, _ = container.db.read(
+        req = container.db.read(
             lambda c, b=borrower, p=p: decisions.request_for(c, container, b, p["product"], Decimal(p["amount"]), 12)
         )
         inputs = container.db.read(lambda c, b=borrower, r=req: decisions.gather(c, container, b, r, ()))

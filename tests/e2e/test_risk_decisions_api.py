@@ -89,6 +89,7 @@ def test_a_pre_approval_scores_the_borrowers_data_and_explains_itself(setup: Set
     # the borrower sees the decision, not what it was made from; staff see both
     mine = s.client.get(f"/v1/risk/decisions/{d['id']}", headers=me).json()
     assert "trace" not in mine and mine["outcome"] == "approved"
+    assert {k: v for k, v in mine.items() if k != "created_at"} == {k: v for k, v in d.items() if k != "created_at"}
     staff = s.client.get(f"/v1/risk/decisions/{d['id']}", headers=staff_token(s.client, "risk")).json()
     assert set(staff["trace"]) == {"knockouts", "pricing", "limits"}
     assert staff["features"]["inflow_365d"] > 0 and staff["inputs"]["product"]["code"] == "PH-FLAT"

@@ -27,7 +27,7 @@ from puhui.adapters.db import product_repository
 from puhui.adapters.db.tables import borrowers, installments, loan_servicing, risk_decisions
 from puhui.adapters.rules.zen import ZenRules
 from puhui.bootstrap import Container
-from puhui.domain.access import ConsentScope, Principal, SubjectKind
+from puhui.domain.access import ConsentScope, MissingConsent, Principal, SubjectKind
 from puhui.domain.enums import BorrowerKind
 from puhui.domain.errors import DomainValidationError, FieldProblem
 from puhui.domain.identity import birth_date_of
@@ -39,7 +39,7 @@ from puhui.risk.features import AltData, build_features
 from puhui.risk.fraud import Finding, device_findings
 from puhui.risk.model import CreditModel, load_model
 from puhui.services import fraud
-from puhui.services.borrowers import ID_CONTEXT, NotFound, owned_borrower, require_consent
+from puhui.services.borrowers import ID_CONTEXT, NotFound, active_scopes, owned_borrower
 from puhui.services.risk_data import consented_frames, data_version
 
 DEMO_MODEL_DIR = Path(__file__).resolve().parents[1] / "risk" / "models" / "demo"
@@ -67,6 +67,7 @@ class Assessed:
     decision_id: str
     decision: Decision
     findings: list[Finding]
+    view: dict[str, Any]  # as decision_view shows it
 
 
 # --- gathering the inputs -------------------------------------------------------------------------
@@ -102,33 +103,25 @@ def features_of(borrower_id: str, frames: Mapping[Source, pl.DataFrame], today: 
     return row
 
 
-def _exposure(conn: Connection, borrower_id: str) -> Decimal:
-    """Principal this borrower still owes the lender (the per-borrower limits count it)."""
-    owed = conn.execute(
-        select(
-            func.coalesce(func.sum(loan_servicing.c.due_principal_minor + loan_servicing.c.not_due_principal_minor), 0)
-        ).where(and_(loan_servicing.c.borrower_id == borrower_id, loan_servicing.c.status == "active"))
-    ).scalar_one()
-    return from_minor(int(owed))
-
-
-def _own_installments(conn: Connection, borrower_id: str) -> Decimal:
-    """The next installment of each of the borrower's active loans here."""
-    rows = conn.execute(
-        select(installments.c.principal_minor + installments.c.interest_minor + installments.c.fee_minor)
-        .select_from(
-            installments.join(
-                loan_servicing,
-                and_(
-                    installments.c.loan_id == loan_servicing.c.loan_id,
-                    installments.c.version == loan_servicing.c.schedule_version,
-                    installments.c.seq == loan_servicing.c.next_seq,
-                ),
-            )
-        )
-        .where(and_(loan_servicing.c.borrower_id == borrower_id, loan_servicing.c.status == "active"))
+def _owed_here(conn: Connection, borrower_id: str) -> tuple[Decimal, Decimal]:
+    """What the borrower owes this lender: principal outstanding (the per-borrower limits count it)
+    and the next installment of each active loan (debt service), in one statement."""
+    next_installment = and_(
+        installments.c.loan_id == loan_servicing.c.loan_id,
+        installments.c.version == loan_servicing.c.schedule_version,
+        installments.c.seq == loan_servicing.c.next_seq,
     )
-    return from_minor(sum(int(r[0]) for r in rows))
+    principal, installment = conn.execute(
+        select(
+            func.coalesce(func.sum(loan_servicing.c.due_principal_minor + loan_servicing.c.not_due_principal_minor), 0),
+            func.coalesce(
+                func.sum(installments.c.principal_minor + installments.c.interest_minor + installments.c.fee_minor), 0
+            ),
+        )
+        .select_from(loan_servicing.outerjoin(installments, next_installment))
+        .where(and_(loan_servicing.c.borrower_id == borrower_id, loan_servicing.c.status == "active"))
+    ).one()
+    return from_minor(int(principal)), from_minor(int(installment))
 
 
 def _elsewhere_monthly(repayments: pl.DataFrame | None, today: date) -> Decimal:
@@ -181,9 +174,9 @@ _FEATURES = _FeatureCache()
 
 
 def _data_features(
-    conn: Connection, container: Container, borrower_id: str, on: date
+    conn: Connection, container: Container, borrower_id: str, on: date, scopes: set[ConsentScope] | None
 ) -> tuple[dict[str, Any], Decimal]:
-    key = (container.db.url, borrower_id, on, data_version(conn, borrower_id))
+    key = (container.db.url, borrower_id, on, data_version(conn, borrower_id, scopes))
     cached = _FEATURES.get(key)
     if cached is not None:
         return dict(cached[0]), cached[1]
@@ -194,18 +187,25 @@ def _data_features(
 
 
 def gather(
-    conn: Connection, container: Container, borrower: Any, req: DecisionRequest, flags: tuple[str, ...]
+    conn: Connection,
+    container: Container,
+    borrower: Any,
+    req: RequestHere,
+    flags: tuple[str, ...],
+    scopes: set[ConsentScope] | None = None,
 ) -> RiskInputs:
-    features, elsewhere_monthly = _data_features(conn, container, borrower.id, req.on)
+    """The decision's inputs: the borrower's data (its features, cached while it is unchanged), the
+    applicant's facts, verified income and every debt service."""
+    features, elsewhere_monthly = _data_features(conn, container, borrower.id, req.request.on, scopes)
     kind = BorrowerKind(borrower.kind)
     max_late = features.get("max_days_late_24m")
     overdue = features.get("overdue_count")
     return RiskInputs(
-        request=req,
-        applicant=_applicant(container, borrower, req.on),
+        request=req.request,
+        applicant=_applicant(container, borrower, req.request.on),
         features=features,
         income_monthly_verified=_income(kind, features),
-        debt_service_monthly=_own_installments(conn, borrower.id) + elsewhere_monthly,
+        debt_service_monthly=req.own_installments + elsewhere_monthly,
         bureau_max_dpd_24m=int(max_late) if max_late is not None else None,
         overdue_elsewhere=bool(overdue),
         fraud_flags=flags,
@@ -305,14 +305,14 @@ def _decide_and_store(
     conn: Connection,
     container: Container,
     borrower: Any,
-    req: DecisionRequest,
-    definition: Mapping[str, Any],
+    req: RequestHere,
     findings: list[Finding],
     application_id: str | None,
+    scopes: set[ConsentScope],
 ) -> Assessed:
     engine = risk_engine(container)
     flags = tuple(sorted({f.flag.value for f in findings if f.flag is not None}))
-    inputs = gather(conn, container, borrower, req, flags)
+    inputs = gather(conn, container, borrower, req, flags, scopes)
     inputs_device = device_findings(
         bool(inputs.features.get("device_emulator")), bool(inputs.features.get("device_rooted"))
     )
@@ -323,16 +323,18 @@ def _decide_and_store(
     decision = decide_with_risk(inputs, engine.model, engine.rules)
     decision_id = str(uuid.uuid4())
     now = container.clock.now()
+    result = result_record(decision)
+    found = [_finding_record(f) for f in findings]
     conn.execute(
         risk_decisions.insert().values(
             id=decision_id,
             borrower_id=borrower.id,
             application_id=application_id,
-            decided_on=req.on,
-            request_json=json.dumps(_inputs_record(inputs, definition), ensure_ascii=False, sort_keys=True),
+            decided_on=req.request.on,
+            request_json=json.dumps(_inputs_record(inputs, req.definition), ensure_ascii=False, sort_keys=True),
             features_json=json.dumps(dict(inputs.features), sort_keys=True),
-            fraud_json=json.dumps([_finding_record(f) for f in findings], ensure_ascii=False, sort_keys=True),
-            result_json=json.dumps(result_record(decision), ensure_ascii=False, sort_keys=True),
+            fraud_json=json.dumps(found, ensure_ascii=False, sort_keys=True),
+            result_json=json.dumps(result, ensure_ascii=False, sort_keys=True),
             trace_json=json.dumps(decision.trace, ensure_ascii=False, sort_keys=True, default=str),
             model_version=decision.model_version,
             policy_version=decision.policy_version,
@@ -341,7 +343,16 @@ def _decide_and_store(
     )
     if findings:
         fraud.raise_alerts(conn, findings, borrower.id, f"decision:{decision_id}", now)
-    return Assessed(decision_id, decision, findings)
+    view = {
+        "id": decision_id,
+        "borrower_id": borrower.id,
+        "application_id": application_id,
+        "decided_on": req.request.on.isoformat(),
+        **json.loads(json.dumps(result)),  # the stored form: exactly what a later read returns
+        "fraud": json.loads(json.dumps(found, default=str)),
+        "created_at": now,
+    }
+    return Assessed(decision_id, decision, findings, view)
 
 
 def _fields(inputs: RiskInputs) -> dict[str, Any]:
@@ -355,17 +366,27 @@ def borrower_row(conn: Connection, borrower_id: str) -> Any:
     return row
 
 
+@dataclass(frozen=True, slots=True)
+class RequestHere:
+    """The request as the decision sees it, with what the borrower already owes this lender and
+    the product's definition (stored with the decision, so it replays)."""
+
+    request: DecisionRequest
+    own_installments: Decimal
+    definition: dict[str, Any]
+
+
 def request_for(
     conn: Connection, container: Container, borrower: Any, product_code: str, amount: Decimal, term_months: int
-) -> tuple[DecisionRequest, dict[str, Any]]:
-    """The request as the decision sees it (today, the borrower's exposure) and the product's definition."""
+) -> RequestHere:
     found = product_repository.get_with_definition(conn, product_code)
     if found is None:
         raise DomainValidationError([FieldProblem("product_code", f"product {product_code} does not exist")])
     product, definition = found
     today = container.clock.business_date()
-    exposure = _exposure(conn, borrower.id)
-    return DecisionRequest(product, BorrowerKind(borrower.kind), amount, term_months, today, exposure), definition
+    exposure, own_installments = _owed_here(conn, borrower.id)
+    request = DecisionRequest(product, BorrowerKind(borrower.kind), amount, term_months, today, exposure)
+    return RequestHere(request, own_installments, definition)
 
 
 def assess_in(
@@ -380,12 +401,14 @@ def assess_in(
 ) -> Assessed:
     """Inside the caller's transaction: consent, fraud checks, the decision, stored. With
     `signals` (an application), its velocity and rings are checked and it is recorded."""
-    require_consent(conn, borrower.id, ConsentScope.CREDIT_ASSESSMENT)
-    req, definition = request_for(conn, container, borrower, product_code, amount, term_months)
+    scopes = active_scopes(conn, borrower.id)
+    if ConsentScope.CREDIT_ASSESSMENT not in scopes:
+        raise MissingConsent(ConsentScope.CREDIT_ASSESSMENT)
+    req = request_for(conn, container, borrower, product_code, amount, term_months)
     findings: list[Finding] = []
     if signals is not None:
         findings = fraud.application_findings(conn, borrower.id, signals, container.clock.now())
-    assessed = _decide_and_store(conn, container, borrower, req, definition, findings, application_id)
+    assessed = _decide_and_store(conn, container, borrower, req, findings, application_id, scopes)
     if signals is not None:
         fraud.record_signals(conn, borrower.id, assessed.decision_id, signals, container.clock.now())
     return assessed
@@ -398,8 +421,7 @@ def pre_approve(
 
     def work(conn: Connection) -> dict[str, Any]:
         borrower = owned_borrower(conn, borrower_id, caller)
-        assessed = assess_in(conn, container, borrower, product_code, amount, term_months, None, None)
-        return decision_view(conn, assessed.decision_id)
+        return assess_in(conn, container, borrower, product_code, amount, term_months, None, None).view
 
     return dict(container.db.transaction(work))
 

@@ -153,10 +153,12 @@ def consented_data(conn: Connection, borrower_id: str) -> dict[Source, list[dict
     return out
 
 
-def data_version(conn: Connection, borrower_id: str) -> tuple[tuple[str, ...], int, int]:
+def data_version(
+    conn: Connection, borrower_id: str, scopes: set[ConsentScope] | None = None
+) -> tuple[tuple[str, ...], int, int]:
     """What identifies the data a decision would read now: the consented sources and the newest
     and number of their stored rows (rows are only ever added). Equal versions, equal data."""
-    scopes = active_scopes(conn, borrower_id)
+    scopes = active_scopes(conn, borrower_id) if scopes is None else scopes
     allowed = tuple(sorted(s.value for s in Source if s.scope in scopes))
     if not allowed:
         return (), 0, 0
