@@ -23,7 +23,15 @@ from pathlib import Path
 from benchlib import Figure, console, machine, machine_line, parser, table
 
 HERE = Path(__file__).resolve().parent
-BENCHES = ("bench_schedule.py", "bench_ledger.py", "bench_eod.py", "bench_http.py", "bench_models.py")
+BENCHES = (
+    "bench_schedule.py",
+    "bench_ledger.py",
+    "bench_eod.py",
+    "bench_http.py",
+    "bench_models.py",
+    "bench_sim_lift.py",
+    "bench_decision.py",
+)
 
 
 def run_bench(script: str, extra: Sequence[str]) -> tuple[list[Figure], list[str], float]:
@@ -44,11 +52,13 @@ def run_bench(script: str, extra: Sequence[str]) -> tuple[list[Figure], list[str
 def main(argv: Sequence[str] | None = None) -> int:
     p = parser(__doc__.splitlines()[0])
     p.add_argument("--strict", action="store_true", help="exit 1 when a figure misses its target")
+    p.add_argument("--only", default="", help="comma-separated bench scripts to run (default: all)")
     args = p.parse_args(argv)
+    chosen = [b for b in BENCHES if not args.only or b in args.only.split(",")]
     extra = [*(["--quick"] if args.quick else []), *(["--runs", str(args.runs)] if args.runs else [])]
     figures: list[Figure] = []
     notes: list[str] = []
-    for script in BENCHES:
+    for script in chosen:
         found, script_notes, elapsed = run_bench(script, extra)
         figures += found
         notes += [f"{script}: {n}" for n in script_notes] + [f"{script}: took {elapsed:.0f} s"]

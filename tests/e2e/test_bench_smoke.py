@@ -17,14 +17,25 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-@pytest.mark.parametrize(
-    "script", ["bench_schedule.py", "bench_ledger.py", "bench_eod.py", "bench_http.py", "run_all.py"]
-)
+# bench_models.py has its own smoke test (tests/e2e/test_model_bench.py); run_all is checked as an
+# orchestrator on the two fastest benches, each of which is also run on its own here
+SCRIPTS = {
+    "bench_schedule.py": [],
+    "bench_ledger.py": [],
+    "bench_eod.py": [],
+    "bench_http.py": [],
+    "bench_decision.py": [],
+    "bench_sim_lift.py": [],
+    "run_all.py": ["--only", "bench_schedule.py,bench_eod.py"],
+}
+
+
+@pytest.mark.parametrize("script", list(SCRIPTS))
 def test_bench_script_runs_quick_and_prints_figures(script: str, tmp_path: Path) -> None:
     out = tmp_path / "figures.json"
     env = {**os.environ, "PUHUI_BENCH_SKIP_POSTGRES": "1"}
     done = subprocess.run(
-        [sys.executable, str(BENCH / script), "--quick", "--json", str(out)],
+        [sys.executable, str(BENCH / script), "--quick", *SCRIPTS[script], "--json", str(out)],
         capture_output=True,
         text=True,
         env=env,
