@@ -171,56 +171,48 @@ class ProcessStack:
     def signed_loan(
         self, n: int = 1, product: str = "PH-FLAT", amount: str = "12000.00", term_months: int = 12
     ) -> tuple[dict[str, str], str]:
-        """Sign-in, borrower, consent, application, acceptance and signature over HTTP: a loan
-        waiting for its money, and the borrower's headers."""
         with httpx.Client(base_url=self.base, timeout=30) as c:
+            return sign_up_for_a_loan(c, n, product, amount, term_months)
 
-            def ok(response: httpx.Response) -> Any:
-                assert response.status_code < 300, response.text
-                return response.json()
 
-            otp = ok(c.post("/v1/auth/otp", json={"phone": phone(n)}))["demo_otp"]
-            token = ok(c.post("/v1/auth/token", json={"phone": phone(n), "otp": otp}))["access_token"]
-            h = {"Authorization": f"Bearer {token}"}
-            borrower = ok(
-                c.post(
-                    "/v1/borrowers",
-                    headers=h,
-                    json={
-                        "kind": "individual",
-                        "name": "赵六",
-                        "id_number": resident_id(n),
-                        "phone": phone(n),
-                        "region": "330106",
-                        "annual_revenue": "180000.00",  # the income the borrower declares
-                    },
-                )
-            )["id"]
-            share_cash_flow(c, h, borrower)
-            ok(
-                c.post(
-                    f"/v1/borrowers/{borrower}/consents",
-                    headers=h,
-                    json={"scope": "credit_assessment", "text_version": "1"},
-                )
-            )
-            app = ok(
-                c.post(
-                    "/v1/applications",
-                    headers=h,
-                    json={
-                        "borrower_id": borrower,
-                        "product_code": product,
-                        "amount": amount,
-                        "term_months": term_months,
-                        "purpose": "household appliance",
-                    },
-                )
-            )
-            contract = ok(c.post(f"/v1/applications/{app['id']}/accept", headers=h))["contract_id"]
-            otp = ok(c.post("/v1/auth/otp", json={"phone": phone(n)}))["demo_otp"]
-            loan = ok(c.post(f"/v1/contracts/{contract}/sign", headers=h, json={"otp": otp}))["loan_id"]
-        return h, str(loan)
+def sign_up_for_a_loan(
+    c: httpx.Client, n: int, product: str = "PH-FLAT", amount: str = "12000.00", term_months: int = 12
+) -> tuple[dict[str, str], str]:
+    """What an individual does in the app, over HTTP: sign in, register (declaring their income),
+    share a year of account movements, consent, apply, accept and sign. The borrower's headers
+    and a loan waiting for its money."""
+
+    def ok(response: httpx.Response) -> Any:
+        assert response.status_code < 300, response.text
+        return response.json()
+
+    otp = ok(c.post("/v1/auth/otp", json={"phone": phone(n)}))["demo_otp"]
+    token = ok(c.post("/v1/auth/token", json={"phone": phone(n), "otp": otp}))["access_token"]
+    h = {"Authorization": f"Bearer {token}"}
+    person = {
+        "kind": "individual",
+        "name": "赵六",
+        "id_number": resident_id(n),
+        "phone": phone(n),
+        "region": "330106",
+        "annual_revenue": "180000.00",  # the income the borrower declares
+    }
+    borrower = ok(c.post("/v1/borrowers", headers=h, json=person))["id"]
+    share_cash_flow(c, h, borrower)
+    consent = {"scope": "credit_assessment", "text_version": "1"}
+    ok(c.post(f"/v1/borrowers/{borrower}/consents", headers=h, json=consent))
+    application = {
+        "borrower_id": borrower,
+        "product_code": product,
+        "amount": amount,
+        "term_months": term_months,
+        "purpose": "household appliance",
+    }
+    applied = ok(c.post("/v1/applications", headers=h, json=application))
+    contract = ok(c.post(f"/v1/applications/{applied['id']}/accept", headers=h))["contract_id"]
+    otp = ok(c.post("/v1/auth/otp", json={"phone": phone(n)}))["demo_otp"]
+    loan = ok(c.post(f"/v1/contracts/{contract}/sign", headers=h, json={"otp": otp}))["loan_id"]
+    return h, str(loan)
 
 
 def clone_signed_loans(db: Database, loan_id: str, count: int) -> list[str]:

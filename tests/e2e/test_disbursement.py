@@ -23,7 +23,8 @@ from puhui.clock import FixedClock
 from puhui.config import load_settings
 from puhui.services.accounting import get_trial_balance
 from puhui.services.disbursement import reconcile
-from tests.helpers import free_port, phone, resident_id, share_cash_flow, wait_until_up
+from tests.e2e.processes import sign_up_for_a_loan
+from tests.helpers import free_port, wait_until_up
 
 SECRET = "e2e-bank-secret"
 CARD = "6222020000000000000"  # passes Luhn
@@ -85,41 +86,8 @@ class Stack:
         self.thread.join(timeout=10)
 
     def signed_loan(self, n: int) -> tuple[dict[str, str], str]:
-        c = httpx.Client(base_url=self.base, timeout=10)
-        otp = c.post("/v1/auth/otp", json={"phone": phone(n)}).json()["demo_otp"]
-        token = c.post("/v1/auth/token", json={"phone": phone(n), "otp": otp}).json()["access_token"]
-        h = {"Authorization": f"Bearer {token}"}
-        borrower = c.post(
-            "/v1/borrowers",
-            headers=h,
-            json={
-                "kind": "individual",
-                "name": "赵六",
-                "id_number": resident_id(n),
-                "phone": phone(n),
-                "region": "330106",
-                "annual_revenue": "180000.00",  # the income the borrower declares
-            },
-        ).json()["id"]
-        c.post(
-            f"/v1/borrowers/{borrower}/consents", headers=h, json={"scope": "credit_assessment", "text_version": "1"}
-        )
-        share_cash_flow(c, h, borrower)
-        app = c.post(
-            "/v1/applications",
-            headers=h,
-            json={
-                "borrower_id": borrower,
-                "product_code": "PH-FLAT",
-                "amount": "12000.00",
-                "term_months": 12,
-                "purpose": "household appliance",
-            },
-        ).json()
-        contract = c.post(f"/v1/applications/{app['id']}/accept", headers=h).json()["contract_id"]
-        otp = c.post("/v1/auth/otp", json={"phone": phone(n)}).json()["demo_otp"]
-        loan = c.post(f"/v1/contracts/{contract}/sign", headers=h, json={"otp": otp}).json()["loan_id"]
-        return h, loan
+        with httpx.Client(base_url=self.base, timeout=30) as c:
+            return sign_up_for_a_loan(c, n)
 
     def wait_loan(self, h: dict[str, str], loan_id: str, status: str, timeout_s: float = 15) -> dict[str, object]:
         deadline = time.monotonic() + timeout_s

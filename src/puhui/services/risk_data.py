@@ -130,13 +130,13 @@ def _known_keys(conn: Connection, borrower_id: str, source: Source, keys: list[s
     return known
 
 
-def consented_data(conn: Connection, borrower_id: str) -> dict[Source, list[dict[str, Any]]]:
-    """The borrower's stored rows of every source whose consent is active now, in schema columns."""
+def _consented_payloads(conn: Connection, borrower_id: str) -> tuple[list[Source], dict[Source, list[str]]]:
+    """The sources whose consent is active now, and their stored payloads in the order they came."""
     scopes: set[ConsentScope] = active_scopes(conn, borrower_id)
     allowed = [s for s in Source if s.scope in scopes]
-    out: dict[Source, list[dict[str, Any]]] = {s: [] for s in allowed}
+    payloads: dict[Source, list[str]] = {}
     if not allowed:
-        return out
+        return allowed, payloads
     rows = conn.execute(
         select(borrower_data.c.source, borrower_data.c.payload_json)
         .where(
@@ -148,9 +148,14 @@ def consented_data(conn: Connection, borrower_id: str) -> dict[Source, list[dict
         .order_by(borrower_data.c.id)
     )
     for r in rows:
-        source = Source(r.source)
-        out[source].append(from_payload(source, r.payload_json))
-    return out
+        payloads.setdefault(Source(r.source), []).append(r.payload_json)
+    return allowed, payloads
+
+
+def consented_data(conn: Connection, borrower_id: str) -> dict[Source, list[dict[str, Any]]]:
+    """The borrower's stored rows of every source whose consent is active now, in schema columns."""
+    allowed, payloads = _consented_payloads(conn, borrower_id)
+    return {s: [from_payload(s, p) for p in payloads.get(s, [])] for s in allowed}
 
 
 def data_version(
@@ -174,23 +179,7 @@ def consented_frames(conn: Connection, borrower_id: str) -> dict[Source, pl.Data
     """The same rows as `consented_data`, as one Polars frame per source, parsed in one pass
     (newline-delimited JSON) instead of row by row: what a decision reads. Amounts come back
     as Float64 yuan from the stored fen — the features are floats; money is never computed here."""
-    scopes: set[ConsentScope] = active_scopes(conn, borrower_id)
-    allowed = [s for s in Source if s.scope in scopes]
-    if not allowed:
-        return {}
-    rows = conn.execute(
-        select(borrower_data.c.source, borrower_data.c.payload_json)
-        .where(
-            and_(
-                borrower_data.c.borrower_id == borrower_id,
-                borrower_data.c.source.in_([s.value for s in allowed]),
-            )
-        )
-        .order_by(borrower_data.c.id)
-    )
-    payloads: dict[Source, list[str]] = {}
-    for r in rows:
-        payloads.setdefault(Source(r.source), []).append(r.payload_json)
+    _, payloads = _consented_payloads(conn, borrower_id)
     return {source: _frame(source, texts) for source, texts in payloads.items()}
 
 
