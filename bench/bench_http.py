@@ -96,7 +96,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _server(db: Database, workdir: Path, workers: int = 1, business_date_source: str = "eod") -> Iterator[str]:
+def _server(
+    db: Database, workdir: Path, workers: int = 1, business_date_source: str = "eod", access_log: bool = True
+) -> Iterator[str]:
     port = _free_port()
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("PUHUI_")},
@@ -106,6 +108,8 @@ def _server(db: Database, workdir: Path, workers: int = 1, business_date_source:
     }
     log = (workdir / "server.log").open("wb")
     argv = [sys.executable, "-m", "puhui.cli", "serve", "--db", db.url, "--port", str(port), "--workers", str(workers)]
+    if not access_log:
+        argv.append("--no-access-log")
     proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

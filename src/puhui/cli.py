@@ -169,6 +169,7 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port", min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(help="server processes (one per core is usual)", min=1, max=64)] = 1,
+    access_log: Annotated[bool, typer.Option(help="log every request (method, path, status)")] = True,
 ) -> None:
     """Serve the web app and API (migrates the database first)."""
     import os
@@ -181,12 +182,18 @@ def serve(
     container.db.migrate()
     out.print(f"Puhui on http://{host}:{port}  (API docs: /docs, database: {container.db.dialect}, workers: {workers})")
     if workers == 1:
-        uvicorn.run(create_app(container), host=host, port=port, log_level="info")
+        uvicorn.run(create_app(container), host=host, port=port, log_level="info", access_log=access_log)
         return
     # each worker process builds its own container from the environment
     os.environ["PUHUI_DATABASE_URL"] = container.db.url
     uvicorn.run(
-        "puhui.api.app:create_app_from_env", factory=True, host=host, port=port, workers=workers, log_level="info"
+        "puhui.api.app:create_app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=access_log,
     )
 
 
