@@ -187,7 +187,7 @@ def issue_token(container: Container, principal: Principal) -> IssuedToken:
 
 
 def authenticate_token(container: Container, token: str) -> Principal | None:
-    row = container.db.read(
+    row = container.db.read_one(
         lambda conn: conn.execute(select(auth_tokens).where(auth_tokens.c.token_hash == secret_hash(token))).first()
     )
     if row is None or as_utc(row.expires_at) < container.clock.now():
@@ -196,7 +196,7 @@ def authenticate_token(container: Container, token: str) -> Principal | None:
 
 
 def authenticate_api_key(container: Container, key: str) -> Principal | None:
-    row = container.db.read(
+    row = container.db.read_one(
         lambda conn: conn.execute(select(api_keys).where(api_keys.c.key_hash == secret_hash(key))).first()
     )
     if row is None or not row.active:

@@ -39,8 +39,8 @@ from puhui.risk.features import AltData, build_features
 from puhui.risk.fraud import Finding, device_findings
 from puhui.risk.model import CreditModel, load_model
 from puhui.services import fraud
-from puhui.services.borrowers import ID_CONTEXT, NotFound, active_scopes, owned_borrower
-from puhui.services.risk_data import consented_frames, data_version
+from puhui.services.borrowers import ID_CONTEXT, NotFound, owned_borrower
+from puhui.services.risk_data import DataVersion, consented_frames, consents_and_data_version
 
 DEMO_MODEL_DIR = Path(__file__).resolve().parents[1] / "risk" / "models" / "demo"
 DEFAULT_DPD = 90
@@ -174,9 +174,11 @@ _FEATURES = _FeatureCache()
 
 
 def _data_features(
-    conn: Connection, container: Container, borrower_id: str, on: date, scopes: set[ConsentScope] | None
+    conn: Connection, container: Container, borrower_id: str, on: date, version: DataVersion | None
 ) -> tuple[dict[str, Any], Decimal]:
-    key = (container.db.url, borrower_id, on, data_version(conn, borrower_id, scopes))
+    if version is None:
+        version = consents_and_data_version(conn, borrower_id)[1]
+    key = (container.db.url, borrower_id, on, version)
     cached = _FEATURES.get(key)
     if cached is not None:
         return dict(cached[0]), cached[1]
@@ -192,11 +194,11 @@ def gather(
     borrower: Any,
     req: RequestHere,
     flags: tuple[str, ...],
-    scopes: set[ConsentScope] | None = None,
+    version: DataVersion | None = None,
 ) -> RiskInputs:
     """The decision's inputs: the borrower's data (its features, cached while it is unchanged), the
     applicant's facts, verified income and every debt service."""
-    features, elsewhere_monthly = _data_features(conn, container, borrower.id, req.request.on, scopes)
+    features, elsewhere_monthly = _data_features(conn, container, borrower.id, req.request.on, version)
     kind = BorrowerKind(borrower.kind)
     max_late = features.get("max_days_late_24m")
     overdue = features.get("overdue_count")
@@ -308,11 +310,11 @@ def _decide_and_store(
     req: RequestHere,
     findings: list[Finding],
     application_id: str | None,
-    scopes: set[ConsentScope],
+    version: DataVersion,
 ) -> Assessed:
     engine = risk_engine(container)
     flags = tuple(sorted({f.flag.value for f in findings if f.flag is not None}))
-    inputs = gather(conn, container, borrower, req, flags, scopes)
+    inputs = gather(conn, container, borrower, req, flags, version)
     inputs_device = device_findings(
         bool(inputs.features.get("device_emulator")), bool(inputs.features.get("device_rooted"))
     )
@@ -401,14 +403,14 @@ def assess_in(
 ) -> Assessed:
     """Inside the caller's transaction: consent, fraud checks, the decision, stored. With
     `signals` (an application), its velocity and rings are checked and it is recorded."""
-    scopes = active_scopes(conn, borrower.id)
+    scopes, version = consents_and_data_version(conn, borrower.id)
     if ConsentScope.CREDIT_ASSESSMENT not in scopes:
         raise MissingConsent(ConsentScope.CREDIT_ASSESSMENT)
     req = request_for(conn, container, borrower, product_code, amount, term_months)
     findings: list[Finding] = []
     if signals is not None:
         findings = fraud.application_findings(conn, borrower.id, signals, container.clock.now())
-    assessed = _decide_and_store(conn, container, borrower, req, findings, application_id, scopes)
+    assessed = _decide_and_store(conn, container, borrower, req, findings, application_id, version)
     if signals is not None:
         fraud.record_signals(conn, borrower.id, assessed.decision_id, signals, container.clock.now())
     return assessed

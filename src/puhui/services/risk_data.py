@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, and_, func, literal, null, select, union_all
 
-from puhui.adapters.db.tables import borrower_data, data_batches
+from puhui.adapters.db.tables import borrower_data, consents, data_batches
 from puhui.bootstrap import Container
 from puhui.domain.access import ConsentScope, Principal, Role, SubjectKind
 from puhui.risk.data.formats import InputFormat
@@ -158,21 +158,31 @@ def consented_data(conn: Connection, borrower_id: str) -> dict[Source, list[dict
     return {s: [from_payload(s, p) for p in payloads.get(s, [])] for s in allowed}
 
 
-def data_version(
-    conn: Connection, borrower_id: str, scopes: set[ConsentScope] | None = None
-) -> tuple[tuple[str, ...], int, int]:
-    """What identifies the data a decision would read now: the consented sources and the newest
-    and number of their stored rows (rows are only ever added). Equal versions, equal data."""
-    scopes = active_scopes(conn, borrower_id) if scopes is None else scopes
-    allowed = tuple(sorted(s.value for s in Source if s.scope in scopes))
-    if not allowed:
-        return (), 0, 0
-    newest, count = conn.execute(
-        select(func.coalesce(func.max(borrower_data.c.id), 0), func.count(borrower_data.c.id)).where(
-            and_(borrower_data.c.borrower_id == borrower_id, borrower_data.c.source.in_(allowed))
+DataVersion = tuple[tuple[str, ...], int, int]
+
+
+def consents_and_data_version(conn: Connection, borrower_id: str) -> tuple[set[ConsentScope], DataVersion]:
+    """The active consent scopes and what identifies the data a decision would read now (the
+    consented sources, the newest and the number of their stored rows: rows are only ever added,
+    so equal versions mean equal data), in one statement."""
+    scopes_q = select(
+        literal("consent").label("what"), consents.c.scope.label("name"), null().label("newest"), null().label("n")
+    ).where(and_(consents.c.borrower_id == borrower_id, consents.c.revoked_at.is_(None)))
+    data_q = (
+        select(
+            literal("data").label("what"),
+            borrower_data.c.source.label("name"),
+            func.max(borrower_data.c.id).label("newest"),
+            func.count(borrower_data.c.id).label("n"),
         )
-    ).one()
-    return allowed, int(newest), int(count)
+        .where(borrower_data.c.borrower_id == borrower_id)
+        .group_by(borrower_data.c.source)
+    )
+    rows = conn.execute(union_all(scopes_q, data_q)).all()
+    scopes = {ConsentScope(r.name) for r in rows if r.what == "consent"}
+    allowed = tuple(sorted(s.value for s in Source if s.scope in scopes))
+    held = [r for r in rows if r.what == "data" and r.name in allowed]
+    return scopes, (allowed, max((int(r.newest) for r in held), default=0), sum(int(r.n) for r in held))
 
 
 def consented_frames(conn: Connection, borrower_id: str) -> dict[Source, pl.DataFrame]:

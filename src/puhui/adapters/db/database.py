@@ -86,5 +86,14 @@ class Database:
             with conn.begin():
                 return work(conn)
 
+    def read_one(self, work: Callable[[Connection], T]) -> T:
+        """ONE read statement outside a transaction (autocommit): one round trip instead of three
+        (BEGIN, the statement, ROLLBACK) on PostgreSQL. A single statement sees one snapshot anyway;
+        work that runs several statements must use `read`."""
+        if self.is_sqlite:
+            return self.read(work)
+        with self.engine.connect() as conn:
+            return work(conn.execution_options(isolation_level="AUTOCOMMIT"))
+
     def dispose(self) -> None:
         self.engine.dispose()
