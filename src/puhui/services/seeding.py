@@ -81,10 +81,10 @@ def cash_flow_history(seed: str, kind: BorrowerKind, monthly_income: Decimal, as
         moves: list[tuple[str, Decimal, str]] = []
         if individual and day.day == 10:
             moves.append(("in", level, "employer-1"))
-        elif not individual and rng.random() < 0.8:  # takings on most days
-            moves.append(("in", level / 24 * _factor(rng, 60, 140), f"customer-{rng.randrange(40)}"))
-        if rng.random() < 0.5:  # spending and suppliers: about two thirds of what comes in
-            moves.append(("out", level / 23 * _factor(rng, 50, 150), f"payee-{rng.randrange(25)}"))
+        elif not individual and rng.random() < 0.45:  # takings banked every other day or so
+            moves.append(("in", level / Decimal("13.5") * _factor(rng, 60, 140), f"customer-{rng.randrange(40)}"))
+        if rng.random() < 0.3:  # spending and suppliers: about two thirds of what comes in
+            moves.append(("out", level / 14 * _factor(rng, 50, 150), f"payee-{rng.randrange(25)}"))
         for n, (direction, amount, counterparty) in enumerate(moves):
             amount = round_money(amount)
             balance += amount if direction == "in" else -amount
