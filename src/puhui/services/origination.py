@@ -52,19 +52,6 @@ class ApplicationView:
     created_at: datetime
 
 
-def decision_record(d: Decision) -> dict[str, Any]:
-    return {
-        "outcome": d.outcome.value,
-        "approved_amount": format_amount(d.approved_amount),
-        "credit_limit": format_amount(d.credit_limit),
-        "annual_rate": format_rate(d.rate_annual) if d.rate_annual is not None else None,
-        "apr": format_rate(d.apr_percent / 100) if d.apr_percent is not None else None,
-        "reasons": [{"code": r.code, "text": r.text_zh, "text_en": r.text_en} for r in d.reasons],
-        "policy_version": d.policy_version,
-        "model_version": d.model_version,
-    }
-
-
 def _schedule_record(d: Decision) -> list[dict[str, str | int]]:
     assert d.quote is not None
     return [

@@ -30,8 +30,9 @@ from puhui.domain.pricing import Quote, check_request, make_quote
 from puhui.money import ZERO, format_rate, from_minor, round_rate, to_minor
 from puhui.risk.decision import Decision
 from puhui.risk.policy import Outcome, Reason
+from puhui.services import decisions
 from puhui.services.borrowers import Conflict, Forbidden, NotFound
-from puhui.services.origination import decision_record, make_offer, offer_view
+from puhui.services.origination import make_offer, offer_view
 
 REVIEWER_ROLES = (Role.OFFICER, Role.RISK)  # and admin (Principal.has_any)
 APPROVED_ON_REVIEW = Reason("MANUAL_REVIEW_APPROVED", "人工审核通过", "approved on manual review")
@@ -320,11 +321,16 @@ def _reasons(decision: dict[str, Any]) -> tuple[Reason, ...]:
     return tuple(Reason(r["code"], r["text"], r["text_en"]) for r in decision["reasons"])
 
 
+# what a reviewer's conclusion replaces in the instant decision's record (the model's PD, score and
+# factors, the versions and the decision's id stay as the instant decision had them)
+REVIEWER_DECIDES = ("outcome", "approved_amount", "credit_limit", "annual_rate", "apr", "reasons")
+
+
 def _conclude(conn: Connection, application_id: str, decision: Decision, was: dict[str, Any]) -> None:
     """The reviewer's outcome, terms and reasons over the instant decision's record, which keeps
     what the model and the policy said (PD, score, factors, versions, the decision's id)."""
-    versions = {"model_version": was.get("model_version"), "policy_version": was.get("policy_version")}
-    record = {**was, **decision_record(decision), **versions}
+    concluded = decisions.result_record(decision)
+    record = {**was, **{key: concluded[key] for key in REVIEWER_DECIDES}}
     conn.execute(
         applications.update()
         .where(applications.c.id == application_id)
