@@ -16,8 +16,9 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # Debian packages the platform needs beside its Python ones: pango and harfbuzz for WeasyPrint and
-# the Noto CJK fonts, so that contract PDFs show Chinese. Append with `SYSTEM_PACKAGES += ...`.
-SYSTEM_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0
+# the Noto CJK fonts, so that contract PDFs show Chinese; chromium for the browser tests (Playwright
+# drives it; it never downloads a browser of its own). Append with `SYSTEM_PACKAGES += ...`.
+SYSTEM_PACKAGES := fonts-noto-cjk libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 chromium
 
 ## make sysdeps: apt-get install whichever SYSTEM_PACKAGES are missing (does nothing when none is);
 ## sudo only when not root; a warning, not a failure, where there is no apt-get

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from puhui import __version__
 from puhui.api import errors
@@ -24,6 +27,10 @@ from puhui.api.routes import eod as eod_routes
 from puhui.api.routes import ledger as ledger_routes
 from puhui.api.routes import reviews as review_routes
 from puhui.bootstrap import Container
+from puhui.web import console as web_console
+from puhui.web import portal as web_portal
+
+STATIC = Path(__file__).resolve().parents[1] / "web" / "static"
 
 
 def create_app(container: Container) -> FastAPI:
@@ -50,8 +57,11 @@ def create_app(container: Container) -> FastAPI:
         ledger_routes.router,
         risk_alerts.router,
         risk_decisions.router,
+        web_portal.router,
+        web_console.router,
     ):
         app.include_router(router)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 
 
