@@ -115,6 +115,16 @@ def db(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) ->
 
 
 @pytest.fixture
+def sqlite_db(tmp_path: Path, sqlite_template: Path) -> Iterator[Database]:
+    """A migrated, empty SQLite database only (the browser tests: what `make run` serves)."""
+    path = tmp_path / "puhui.db"
+    shutil.copy(sqlite_template, path)
+    database = Database(f"sqlite:///{path}")
+    yield database
+    database.dispose()
+
+
+@pytest.fixture
 def pg_db(postgres_factory: PostgresFactory) -> Iterator[Database]:
     """A fresh PostgreSQL database only (concurrency tests)."""
     database = Database(postgres_factory.new_database())

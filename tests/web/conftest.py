@@ -51,8 +51,10 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def stack(db: Database, tmp_path: Path) -> Iterator[ProcessStack]:
-    s = ProcessStack(db, tmp_path, latency_ms=5)
+def stack(sqlite_db: Database, tmp_path: Path) -> Iterator[ProcessStack]:
+    """The platform and the bank simulator as processes, on SQLite (what `make run` serves; the
+    API suites cover PostgreSQL), with the demo staff users and capital."""
+    s = ProcessStack(sqlite_db, tmp_path, latency_ms=5)
     seed_demo_staff(s.container)
     seed_demo_capital(s.container)
     s.start()
