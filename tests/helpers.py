@@ -71,9 +71,13 @@ def share_cash_flow(
     kind: str = "individual",
     as_of: date | None = None,
     monthly_income: Decimal | None = None,
+    seed: str | None = None,
 ) -> int:
     """What a borrower does in the app before applying: consent to transaction data and share a
-    year of account movements (the same story as `seeding.onboard`). Returns the rows kept."""
+    year of account movements (the same story as `seeding.onboard`). Returns the rows kept.
+
+    The movements come from `seed` (by default one fixed story per kind), not from the borrower's
+    random id, so a test's decision is the same on every run."""
     from puhui.clock import SystemClock
     from puhui.domain.enums import BorrowerKind
     from puhui.services.seeding import TYPICAL_MONTHLY_INCOME, cash_flow_history
@@ -84,7 +88,7 @@ def share_cash_flow(
     )
     assert granted.status_code == 201, granted.text
     income = monthly_income or TYPICAL_MONTHLY_INCOME[borrower_kind]
-    rows = cash_flow_history(borrower_id, borrower_kind, income, as_of or SystemClock().business_date())
+    rows = cash_flow_history(seed or f"steady-{kind}", borrower_kind, income, as_of or SystemClock().business_date())
     sent = client.post(f"/v1/borrowers/{borrower_id}/data/transactions", json=rows, headers=headers)
     assert sent.status_code == 202 and not sent.json()["rejected"], sent.text
     return int(sent.json()["accepted"])
