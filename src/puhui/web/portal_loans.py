@@ -213,7 +213,7 @@ def payoff_quote(loan_id: str, request: Request, container: ContainerDep, viewer
     except SERVICE_ERRORS as exc:
         problem = explain(exc, gettext_of(request))
         return render(request, "portal/_payoff.html", problem.status, quote=None, quote_error=problem.message)
-    return render(request, "portal/_payoff.html", quote=quoted, choice=choice, choices=CHOICES)
+    return render(request, "portal/_payoff.html", quote=quoted, choice=choice, choices=CHOICES, fragment=True)
 
 
 REPAY_HINTS = {
