@@ -7,7 +7,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 STAMP  := $(VENV)/.installed
 
-.PHONY: install sysdeps run serve demo test lint typecheck unit bench clean model
+.PHONY: install sysdeps run serve demo test lint typecheck unit bench clean model reliability
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,12 @@ typecheck: install
 ## make test: lint, types, then the whole suite (SQLite always; PostgreSQL when reachable; required under CI=true)
 test: lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
+
+## make reliability: the long runs behind RELIABILITY.md: Schemathesis with 100 examples per operation
+## (SQLite and PostgreSQL), the access matrix and the personal-data canaries; tallies in var/reliability
+reliability: install
+	PUHUI_SCHEMATHESIS_EXAMPLES=100 PUHUI_SCHEMATHESIS_REPORT=var/reliability \
+	    $(BIN)/python -m pytest tests/reliability -n 2 --dist loadgroup -q
 
 unit: install
 	$(BIN)/python -m pytest tests/unit -q

@@ -26,6 +26,7 @@ from puhui.api.routes import (
 from puhui.api.routes import eod as eod_routes
 from puhui.api.routes import ledger as ledger_routes
 from puhui.api.routes import reviews as review_routes
+from puhui.api.schemas.common import ERROR_RESPONSES
 from puhui.bootstrap import Container
 from puhui.web import console as web_console
 from puhui.web import portal as web_portal
@@ -57,10 +58,10 @@ def create_app(container: Container) -> FastAPI:
         ledger_routes.router,
         risk_alerts.router,
         risk_decisions.router,
-        web_portal.router,
-        web_console.router,
     ):
-        app.include_router(router)
+        app.include_router(router, responses=ERROR_RESPONSES)
+    for page_router in (web_portal.router, web_console.router):
+        app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
 

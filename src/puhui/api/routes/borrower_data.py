@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from puhui.api.deps import ContainerDep, CurrentPrincipal
 from puhui.api.errors import ApiError
-from puhui.api.schemas.common import ERROR_RESPONSES
+from puhui.api.schemas.common import ERROR_RESPONSES, ErrorBody
 from puhui.risk.data.formats import FormatProblem, InputFormat, parse_rows
 from puhui.risk.data.schemas import Source
 from puhui.services import risk_data
@@ -40,7 +40,14 @@ def _source(name: str) -> Source:
         raise ApiError(404, "not_found", f"no data source {name!r}; the sources are {known}") from None
 
 
-@router.post("/{borrower_id}/data/{source}", status_code=202, responses=ERROR_RESPONSES, openapi_extra=_BODY_DOC)
+UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **ERROR_RESPONSES,
+    413: {"model": ErrorBody, "description": "More than 10 MB"},
+    415: {"model": ErrorBody, "description": "Not JSON, CSV or Parquet"},
+}
+
+
+@router.post("/{borrower_id}/data/{source}", status_code=202, responses=UPLOAD_RESPONSES, openapi_extra=_BODY_DOC)
 async def upload(
     borrower_id: str, source: str, request: Request, container: ContainerDep, caller: CurrentPrincipal
 ) -> JSONResponse:

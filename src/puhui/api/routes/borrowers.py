@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from puhui.api.deps import ContainerDep, CurrentPrincipal
-from puhui.api.schemas.common import ERROR_RESPONSES
+from puhui.api.schemas.common import ERROR_RESPONSES, PageLimit, PageOffset
 from puhui.api.schemas.people import BorrowerIn, BorrowerOut, ConsentIn, ConsentOut
 from puhui.services import borrowers
 
@@ -35,8 +33,8 @@ def register(body: BorrowerIn, container: ContainerDep, caller: CurrentPrincipal
 def list_borrowers(
     container: ContainerDep,
     caller: CurrentPrincipal,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> list[BorrowerOut]:
     return [BorrowerOut.of(v) for v in borrowers.list_for(container, caller, limit, offset)]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter
@@ -10,7 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from puhui.api.deps import ContainerDep, CurrentPrincipal
-from puhui.api.schemas.common import ERROR_RESPONSES
+from puhui.api.schemas.common import ERROR_RESPONSES, Timestamp, json_errors
 from puhui.services import contracts
 from puhui.services.contracts import ContractView
 
@@ -25,7 +24,7 @@ class ContractOut(BaseModel):
     terms: dict[str, Any]
     document_sha256: str
     platform_signature: str
-    signed_at: datetime | None
+    signed_at: Timestamp | None
     loan_id: str | None
 
     @classmethod
@@ -77,7 +76,7 @@ def get_contract(contract_id: str, container: ContainerDep, caller: CurrentPrinc
     return ContractOut.of(contracts.get(container, contract_id, caller))
 
 
-@router.get("/v1/contracts/{contract_id}/document", response_class=HTMLResponse, responses=ERROR_RESPONSES)
+@router.get("/v1/contracts/{contract_id}/document", response_class=HTMLResponse, responses=json_errors(ERROR_RESPONSES))
 def get_document(contract_id: str, container: ContainerDep, caller: CurrentPrincipal) -> HTMLResponse:
     return HTMLResponse(contracts.document(container, contract_id, caller))
 
@@ -85,7 +84,10 @@ def get_document(contract_id: str, container: ContainerDep, caller: CurrentPrinc
 @router.get(
     "/v1/contracts/{contract_id}/pdf",
     response_class=Response,
-    responses={**ERROR_RESPONSES, 200: {"content": {"application/pdf": {}}, "description": "The contract as PDF"}},
+    responses={
+        **json_errors(ERROR_RESPONSES),
+        200: {"content": {"application/pdf": {}}, "description": "The contract as PDF"},
+    },
 )
 def get_pdf(contract_id: str, container: ContainerDep, caller: CurrentPrincipal) -> Response:
     """The contract as an A4 PDF (Chinese and English), rendered from the stored HTML document.

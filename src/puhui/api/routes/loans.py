@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select
 from puhui.adapters.db.tables import disbursements, loans
 from puhui.api.deps import ContainerDep, CurrentPrincipal
 from puhui.api.errors import ApiError
-from puhui.api.schemas.common import ERROR_RESPONSES, AmountIn
+from puhui.api.schemas.common import ERROR_RESPONSES, AmountIn, PageLimit, PageOffset
 from puhui.domain.access import SubjectKind
 from puhui.domain.servicing import PrepaymentChoice
 from puhui.money import format_amount, from_minor, to_minor
@@ -125,8 +125,8 @@ def list_loans(
     container: ContainerDep,
     caller: CurrentPrincipal,
     status: Annotated[str | None, Query(max_length=24)] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> dict[str, Any]:
     """A borrower's own loans, newest first; staff see every loan."""
     return servicing.list_loans(container, caller, status, limit, offset)

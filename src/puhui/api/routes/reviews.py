@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends
 
 from puhui.api.deps import ContainerDep, CurrentPrincipal
-from puhui.api.schemas.common import ERROR_RESPONSES, ErrorBody
+from puhui.api.schemas.common import ERROR_RESPONSES, ErrorBody, PageLimit, PageOffset
 from puhui.api.schemas.reviews import ApproveIn, DeclineIn, ReviewOut, ReviewQueueOut, TermsIn
 from puhui.domain.access import Principal
 from puhui.services import reviews
@@ -32,8 +32,8 @@ router = APIRouter(prefix="/v1/reviews", tags=["reviews"])
 def queue(
     container: ContainerDep,
     caller: Reviewer,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> ReviewQueueOut:
     return ReviewQueueOut.of(reviews.list_queue(container, caller, limit, offset))
 

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from puhui.api.deps import ContainerDep, CurrentPrincipal
-from puhui.api.schemas.common import ERROR_RESPONSES
+from puhui.api.schemas.common import ERROR_RESPONSES, PageLimit, PageOffset
 from puhui.services import fraud
 
 router = APIRouter(prefix="/v1/risk", tags=["risk alerts"])
@@ -30,8 +30,8 @@ def alerts(
     container: ContainerDep,
     caller: CurrentPrincipal,
     status: Annotated[Literal["open", "resolved"] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: PageLimit = 50,
+    offset: PageOffset = 0,
 ) -> dict[str, Any]:
     """Newest first: velocity, rings, tampered devices, intercepted payouts, third-party payers."""
     return {"alerts": fraud.list_alerts(container, caller, status, limit, offset)}

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from puhui.api.schemas.common import AmountIn
+from puhui.api.schemas.common import AmountIn, Timestamp
 from puhui.money import format_amount
 from puhui.services.origination import ApplicationView
 
@@ -55,7 +54,7 @@ class ApplicationOut(BaseModel):
     decision: DecisionOut
     offer: dict[str, Any] | None
     schedule: list[dict[str, Any]]
-    created_at: datetime
+    created_at: Timestamp
 
     @classmethod
     def of(cls, v: ApplicationView) -> ApplicationOut:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from fastapi import Query
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, PlainSerializer, WithJsonSchema
 
+from puhui.clock import as_utc
 from puhui.money import MoneyError, format_amount, parse_amount, parse_rate
 
 
@@ -36,6 +39,15 @@ RateIn = Annotated[
 ]
 AmountOut = Annotated[Decimal, PlainSerializer(format_amount, return_type=str), WithJsonSchema({"type": "string"})]
 
+# Paging: an offset past any real table, but inside a 64-bit integer (the databases' limit: a larger
+# one was a 500 from the driver).
+MAX_OFFSET = 1_000_000_000
+PageLimit = Annotated[int, Query(ge=1, le=200, description="page size")]
+PageOffset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
+
+# A moment with its offset (RFC 3339 date-time): SQLite hands datetimes back naive, stored in UTC.
+Timestamp = Annotated[datetime, AfterValidator(as_utc)]
+
 
 class ErrorField(BaseModel):
     path: str
@@ -52,7 +64,26 @@ class ErrorBody(BaseModel):
     error: ErrorDetail
 
 
+# Every operation may answer with these; the body is always ErrorBody. (Schemathesis checks that no
+# operation answers with a status or a body it does not declare: tests/reliability.)
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "Not found"},
+    400: {"model": ErrorBody, "description": "A body that cannot be parsed, or a missing Idempotency-Key"},
+    401: {"model": ErrorBody, "description": "Not signed in, or a bad signature"},
+    403: {"model": ErrorBody, "description": "Signed in without the role this needs"},
+    404: {"model": ErrorBody, "description": "Not found (also: another borrower's object)"},
+    409: {"model": ErrorBody, "description": "Conflicts with the current state, a consent or an idempotency key"},
     422: {"model": ErrorBody, "description": "Invalid input, with the field and the reason"},
 }
+RATE_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"model": ErrorBody, "description": "Too many requests; see Retry-After"},
+}
+
+
+def json_errors(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, dict[str, Any]]:
+    """The same error responses for a route whose success is not JSON (HTML, PDF): FastAPI would
+    document a `model` under the route's own media type, but error bodies are always JSON."""
+    ref = {"$ref": "#/components/schemas/ErrorBody"}
+    return {
+        status: {"description": r["description"], "content": {"application/json": {"schema": ref}}}
+        for status, r in responses.items()
+    }

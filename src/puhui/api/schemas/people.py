@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
 from pydantic import BaseModel, ConfigDict, Field, PastDate, model_validator
 
-from puhui.api.schemas.common import AmountIn
+from puhui.api.schemas.common import AmountIn, Timestamp
 from puhui.domain.access import ConsentScope
 from puhui.domain.borrowers import Sector
 from puhui.domain.enums import BorrowerKind
@@ -74,7 +74,7 @@ class BorrowerOut(BaseModel):
     annual_revenue: str | None
     size_class: str
     inclusive: bool
-    created_at: datetime
+    created_at: Timestamp
     established_on: date | None = None
 
     @classmethod
@@ -108,8 +108,8 @@ class ConsentOut(BaseModel):
     scope: str
     purpose: str
     text_version: str
-    granted_at: datetime
-    revoked_at: datetime | None
+    granted_at: Timestamp
+    revoked_at: Timestamp | None
     active: bool
 
     @classmethod

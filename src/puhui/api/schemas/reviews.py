@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from puhui.api.schemas.applications import DecisionOut
-from puhui.api.schemas.common import AmountIn, RateIn
+from puhui.api.schemas.common import AmountIn, RateIn, Timestamp
 from puhui.money import format_amount, format_rate
 from puhui.services.reviews import ActionView, ReviewQueue, ReviewView
 
@@ -42,7 +41,7 @@ class ActionOut(BaseModel):
     annual_rate: str | None
     apr: str | None
     note: str
-    created_at: datetime
+    created_at: Timestamp
 
     @classmethod
     def of(cls, a: ActionView) -> ActionOut:
@@ -74,7 +73,7 @@ class ReviewOut(BaseModel):
     proposed_terms: ActionOut | None = Field(description="the last proposal: the terms an approval would offer")
     actions: list[ActionOut]
     offer: dict[str, Any] | None
-    created_at: datetime
+    created_at: Timestamp
 
     @classmethod
     def of(cls, v: ReviewView) -> ReviewOut:
