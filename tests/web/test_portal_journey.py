@@ -73,6 +73,8 @@ class Borrower:
         for secret in (self.phone, self.id_number, self.card):
             assert secret not in text, (step, "an identifier is shown unmasked")
         assert "Traceback" not in text and "Internal Server Error" not in text, step
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, (step, f"the page is {overflow}px wider than the screen")
         return text
 
 
