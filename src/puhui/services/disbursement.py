@@ -25,7 +25,7 @@ from puhui.adapters.bank.client import BankChannelError, BankClient
 from puhui.adapters.db import ledger_repository
 from puhui.adapters.db.tables import contracts, disbursements, idempotency_keys, loans, outbox
 from puhui.bootstrap import Container
-from puhui.domain.access import Principal
+from puhui.domain.access import Principal, Role, SubjectKind
 from puhui.domain.errors import DomainValidationError, FieldProblem
 from puhui.domain.identity import IdentifierError, mask_bank_card, normalise_bank_card
 from puhui.domain.ledger import reversal_of
@@ -34,9 +34,12 @@ from puhui.money import from_minor, to_minor
 from puhui.risk.fraud import Finding
 from puhui.services import fraud
 from puhui.services.accounting import post_in
-from puhui.services.borrowers import Conflict, NotFound, owned_row
+from puhui.services.borrowers import Conflict, Forbidden, NotFound, owned_row
 
 ACCOUNT_CONTEXT = "disbursement.account"
+# staff who may start a payout for a borrower (the money leaves to the account they give): the same
+# desks that post repayments; a credit officer or risk user may not
+PAYOUT_ROLES = (Role.OPS, Role.FINANCE, Role.ADMIN)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +77,8 @@ def idempotent(
 def request_disbursement(
     container: Container, loan_id: str, account_number: str, key: str, caller: Principal
 ) -> StoredResponse:
+    if caller.kind is SubjectKind.STAFF and not caller.has_any(PAYOUT_ROLES):
+        raise Forbidden("only operations, finance or admin staff start a payout for a borrower")
     try:
         account = normalise_bank_card(account_number)
     except IdentifierError as exc:
