@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from puhui.domain.caps import RateCapExceeded
@@ -122,6 +123,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(MissingConsent)
     async def _consent(_: Request, exc: MissingConsent) -> JSONResponse:
         return _respond(409, exc.code, str(exc), [{"path": "consent", "message": exc.scope.value}])
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, exc: DataError) -> JSONResponse:
+        # PostgreSQL refuses a NUL character in any text value (SQLite stores it): bad input, not a
+        # server error. Any other data error is ours and stays a 500.
+        if "NUL" in str(exc.orig):
+            return _respond(422, "validation_error", "text cannot contain NUL (0x00) characters")
+        raise exc
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:

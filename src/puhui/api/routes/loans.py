@@ -16,7 +16,7 @@ from puhui.api.deps import ContainerDep, CurrentPrincipal
 from puhui.api.errors import ApiError
 from puhui.api.schemas.common import ERROR_RESPONSES, AmountIn, PageLimit, PageOffset
 from puhui.domain.access import SubjectKind
-from puhui.domain.servicing import PrepaymentChoice
+from puhui.domain.servicing import LoanStatus, PrepaymentChoice
 from puhui.money import format_amount, from_minor, to_minor
 from puhui.services import disbursement, servicing
 from puhui.services.borrowers import Forbidden, owned_row
@@ -124,12 +124,12 @@ def write_off(loan_id: str, body: WriteOffIn, container: ContainerDep, caller: C
 def list_loans(
     container: ContainerDep,
     caller: CurrentPrincipal,
-    status: Annotated[str | None, Query(max_length=24)] = None,
+    status: Annotated[LoanStatus | None, Query()] = None,
     limit: PageLimit = 50,
     offset: PageOffset = 0,
 ) -> dict[str, Any]:
     """A borrower's own loans, newest first; staff see every loan."""
-    return servicing.list_loans(container, caller, status, limit, offset)
+    return servicing.list_loans(container, caller, status.value if status else None, limit, offset)
 
 
 @router.get("/{loan_id}/payoff", responses=ERROR_RESPONSES)
