@@ -183,9 +183,16 @@ def owned_borrower(conn: Connection, borrower_id: str, caller: Principal, missin
 
     `missing` names what the caller asked for ("loan 42"), so a refusal reads like an absence."""
     row = conn.execute(select(borrowers).where(borrowers.c.id == borrower_id)).first()
-    someone_elses = row is not None and caller.kind is SubjectKind.PHONE and row.phone_hash != caller.subject_id
-    if row is None or someone_elses or caller.kind is SubjectKind.PARTNER:
+    if row is None:
         raise NotFound(f"{missing or f'borrower {borrower_id}'} was not found")
+    return check_owner(row, caller, missing)
+
+
+def check_owner(row: Any, caller: Principal, missing: str | None = None) -> Any:
+    """The borrower row if the caller may see it (staff; the borrower signed in with its phone);
+    NotFound otherwise, worded like an absence."""
+    if caller.kind is SubjectKind.PARTNER or (caller.kind is SubjectKind.PHONE and row.phone_hash != caller.subject_id):
+        raise NotFound(f"{missing or f'borrower {row.id}'} was not found")
     return row
 
 

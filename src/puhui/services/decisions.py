@@ -21,10 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, String, and_, bindparam, cast, func, select
 
 from puhui.adapters.db import product_repository
-from puhui.adapters.db.tables import borrowers, installments, loan_servicing, risk_decisions
+from puhui.adapters.db.tables import (
+    borrower_data,
+    borrowers,
+    consents,
+    installments,
+    loan_servicing,
+    products,
+    risk_decisions,
+)
 from puhui.adapters.rules.zen import ZenRules
 from puhui.bootstrap import Container
 from puhui.domain.access import ConsentScope, MissingConsent, Principal, SubjectKind
@@ -39,8 +47,8 @@ from puhui.risk.features import AltData, build_features
 from puhui.risk.fraud import Finding, device_findings
 from puhui.risk.model import CreditModel, load_model
 from puhui.services import fraud
-from puhui.services.borrowers import ID_CONTEXT, NotFound, owned_borrower
-from puhui.services.risk_data import DataVersion, consented_frames, consents_and_data_version
+from puhui.services.borrowers import ID_CONTEXT, NotFound, check_owner, owned_borrower
+from puhui.services.risk_data import DataVersion, consented_frames, consents_and_data_version, data_version
 
 DEMO_MODEL_DIR = Path(__file__).resolve().parents[1] / "risk" / "models" / "demo"
 DEFAULT_DPD = 90
@@ -103,25 +111,103 @@ def features_of(borrower_id: str, frames: Mapping[Source, pl.DataFrame], today: 
     return row
 
 
-def _owed_here(conn: Connection, borrower_id: str) -> tuple[Decimal, Decimal]:
+def _owed_subqueries(borrower_id: Any) -> tuple[Any, Any]:
     """What the borrower owes this lender: principal outstanding (the per-borrower limits count it)
-    and the next installment of each active loan (debt service), in one statement."""
+    and the next installment of each active loan (debt service)."""
+    active = and_(loan_servicing.c.borrower_id == borrower_id, loan_servicing.c.status == "active")
     next_installment = and_(
         installments.c.loan_id == loan_servicing.c.loan_id,
         installments.c.version == loan_servicing.c.schedule_version,
         installments.c.seq == loan_servicing.c.next_seq,
     )
-    principal, installment = conn.execute(
+    principal = select(
+        func.coalesce(func.sum(loan_servicing.c.due_principal_minor + loan_servicing.c.not_due_principal_minor), 0)
+    ).where(active)
+    installment = (
         select(
-            func.coalesce(func.sum(loan_servicing.c.due_principal_minor + loan_servicing.c.not_due_principal_minor), 0),
             func.coalesce(
                 func.sum(installments.c.principal_minor + installments.c.interest_minor + installments.c.fee_minor), 0
-            ),
+            )
         )
-        .select_from(loan_servicing.outerjoin(installments, next_installment))
-        .where(and_(loan_servicing.c.borrower_id == borrower_id, loan_servicing.c.status == "active"))
-    ).one()
-    return from_minor(int(principal)), from_minor(int(installment))
+        .select_from(loan_servicing.join(installments, next_installment))
+        .where(active)
+    )
+    return principal.scalar_subquery(), installment.scalar_subquery()
+
+
+@lru_cache(maxsize=1)
+def _context_statement() -> Any:
+    """Everything a decision reads before its features, in ONE statement (one round trip): the
+    borrower, their active consent scopes, the version of their stored data, the product's
+    definition and what they owe here. Built once; the ids are bound per call."""
+    borrower_id = bindparam("borrower_id", type_=String)
+    product_code = bindparam("product_code", type_=String)
+    scopes = select(func.aggregate_strings(consents.c.scope, ",")).where(
+        and_(consents.c.borrower_id == borrower_id, consents.c.revoked_at.is_(None))
+    )
+    per_source = (
+        select(
+            borrower_data.c.source,
+            func.max(borrower_data.c.id).label("newest"),
+            func.count(borrower_data.c.id).label("n"),
+        )
+        .where(borrower_data.c.borrower_id == borrower_id)
+        .group_by(borrower_data.c.source)
+        .subquery()
+    )
+    held = select(
+        func.aggregate_strings(
+            per_source.c.source.concat(":").concat(cast(per_source.c.newest, String)).concat(":").concat(
+                cast(per_source.c.n, String)
+            ),
+            ";",
+        )
+    )
+    product = select(products.c.definition_json).where(
+        and_(products.c.code == product_code, products.c.active.is_(True))
+    )
+    principal, installment = _owed_subqueries(borrower_id)
+    return select(
+        borrowers,
+        scopes.scalar_subquery().label("ctx_scopes"),
+        held.scalar_subquery().label("ctx_held"),
+        product.scalar_subquery().label("ctx_product"),
+        principal.label("ctx_owed_principal_minor"),
+        installment.label("ctx_owed_installment_minor"),
+    ).where(borrowers.c.id == borrower_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Context:
+    """What `_context_statement` read: the borrower row and what the decision needs beside it."""
+
+    borrower: Any  # a borrowers row
+    scopes: set[ConsentScope]
+    version: DataVersion
+    product_definition: str | None  # the active product's definition (JSON), None if there is none
+    exposure: Decimal  # principal outstanding here
+    own_installments: Decimal  # the next installment of each active loan here
+
+
+def read_context(conn: Connection, borrower_id: str, product_code: str) -> Context | None:
+    """The decision's context for a borrower and a product; None if the borrower does not exist."""
+    row = conn.execute(_context_statement(), {"borrower_id": borrower_id, "product_code": product_code}).first()
+    if row is None:
+        return None
+    scopes = {ConsentScope(s) for s in (row.ctx_scopes or "").split(",") if s}
+    held = []
+    for part in (row.ctx_held or "").split(";"):
+        if part:
+            source, newest, n = part.rsplit(":", 2)
+            held.append((source, int(newest), int(n)))
+    return Context(
+        borrower=row,
+        scopes=scopes,
+        version=data_version(scopes, held),
+        product_definition=row.ctx_product,
+        exposure=from_minor(int(row.ctx_owed_principal_minor)),
+        own_installments=from_minor(int(row.ctx_owed_installment_minor)),
+    )
 
 
 def _elsewhere_monthly(repayments: pl.DataFrame | None, today: date) -> Decimal:
@@ -174,22 +260,27 @@ _FEATURES = _FeatureCache()
 
 
 def _data_features(
-    conn: Connection, container: Container, borrower_id: str, on: date, version: DataVersion | None
+    conn: Connection | None, container: Container, borrower_id: str, on: date, version: DataVersion | None
 ) -> tuple[dict[str, Any], Decimal]:
+    """The features (cached while the data is unchanged); on a miss the stored rows are read on
+    `conn`, or in a read of their own without one."""
     if version is None:
-        version = consents_and_data_version(conn, borrower_id)[1]
+        version = container.db.read(lambda c: consents_and_data_version(c, borrower_id))[1]
     key = (container.db.url, borrower_id, on, version)
     cached = _FEATURES.get(key)
     if cached is not None:
         return dict(cached[0]), cached[1]
-    frames = consented_frames(conn, borrower_id)
+    if conn is None:
+        frames = container.db.read(lambda c: consented_frames(c, borrower_id))
+    else:
+        frames = consented_frames(conn, borrower_id)
     found = (features_of(borrower_id, frames, on), _elsewhere_monthly(frames.get(Source.REPAYMENTS), on))
     _FEATURES.put(key, found)
     return dict(found[0]), found[1]
 
 
 def gather(
-    conn: Connection,
+    conn: Connection | None,
     container: Container,
     borrower: Any,
     req: RequestHere,
@@ -303,18 +394,21 @@ def _finding_record(f: Finding) -> dict[str, Any]:
     }
 
 
-def _decide_and_store(
-    conn: Connection,
-    container: Container,
-    borrower: Any,
-    req: RequestHere,
-    findings: list[Finding],
-    application_id: str | None,
-    version: DataVersion,
-) -> Assessed:
+@dataclass(frozen=True, slots=True)
+class _Decided:
+    inputs: RiskInputs
+    decision: Decision
+    findings: list[Finding]
+
+
+def _decide(
+    conn: Connection | None, container: Container, ctx: Context, req: RequestHere, findings: list[Finding]
+) -> _Decided:
+    """Gather the inputs (reading the stored rows on `conn` if the features are not cached), add
+    the device findings, and decide with the model and the policy tables: no write."""
     engine = risk_engine(container)
     flags = tuple(sorted({f.flag.value for f in findings if f.flag is not None}))
-    inputs = gather(conn, container, borrower, req, flags, version)
+    inputs = gather(conn, container, ctx.borrower, req, flags, ctx.version)
     inputs_device = device_findings(
         bool(inputs.features.get("device_emulator")), bool(inputs.features.get("device_rooted"))
     )
@@ -322,7 +416,19 @@ def _decide_and_store(
         findings = [*findings, *inputs_device]
         flags = tuple(sorted({*flags, *(f.flag.value for f in inputs_device if f.flag is not None)}))
         inputs = RiskInputs(**{**_fields(inputs), "fraud_flags": flags})
-    decision = decide_with_risk(inputs, engine.model, engine.rules)
+    return _Decided(inputs, decide_with_risk(inputs, engine.model, engine.rules), findings)
+
+
+def _store(
+    conn: Connection,
+    container: Container,
+    borrower_id: str,
+    req: RequestHere,
+    decided: _Decided,
+    application_id: str | None,
+) -> Assessed:
+    """The decision row (with everything it was made from) and the alerts of its findings."""
+    decision, findings = decided.decision, decided.findings
     decision_id = str(uuid.uuid4())
     now = container.clock.now()
     result = result_record(decision)
@@ -330,11 +436,11 @@ def _decide_and_store(
     conn.execute(
         risk_decisions.insert().values(
             id=decision_id,
-            borrower_id=borrower.id,
+            borrower_id=borrower_id,
             application_id=application_id,
             decided_on=req.request.on,
-            request_json=json.dumps(_inputs_record(inputs, req.definition), ensure_ascii=False, sort_keys=True),
-            features_json=json.dumps(dict(inputs.features), sort_keys=True),
+            request_json=json.dumps(_inputs_record(decided.inputs, req.definition), ensure_ascii=False, sort_keys=True),
+            features_json=json.dumps(dict(decided.inputs.features), sort_keys=True),
             fraud_json=json.dumps(found, ensure_ascii=False, sort_keys=True),
             result_json=json.dumps(result, ensure_ascii=False, sort_keys=True),
             trace_json=json.dumps(decision.trace, ensure_ascii=False, sort_keys=True, default=str),
@@ -344,10 +450,10 @@ def _decide_and_store(
         )
     )
     if findings:
-        fraud.raise_alerts(conn, findings, borrower.id, f"decision:{decision_id}", now)
+        fraud.raise_alerts(conn, findings, borrower_id, f"decision:{decision_id}", now)
     view = {
         "id": decision_id,
-        "borrower_id": borrower.id,
+        "borrower_id": borrower_id,
         "application_id": application_id,
         "decided_on": req.request.on.isoformat(),
         **json.loads(json.dumps(result)),  # the stored form: exactly what a later read returns
@@ -378,17 +484,26 @@ class RequestHere:
     definition: dict[str, Any]
 
 
+def request_of(container: Container, ctx: Context, product_code: str, amount: Decimal, term_months: int) -> RequestHere:
+    if ctx.product_definition is None:
+        raise DomainValidationError([FieldProblem("product_code", f"product {product_code} does not exist")])
+    product, definition = product_repository.parsed(ctx.product_definition)
+    today = container.clock.business_date()
+    request = DecisionRequest(product, BorrowerKind(ctx.borrower.kind), amount, term_months, today, ctx.exposure)
+    return RequestHere(request, ctx.own_installments, definition)
+
+
+def _context(conn: Connection, borrower_id: str, product_code: str) -> Context:
+    ctx = read_context(conn, borrower_id, product_code)
+    if ctx is None:
+        raise NotFound(f"borrower {borrower_id} was not found")
+    return ctx
+
+
 def request_for(
     conn: Connection, container: Container, borrower: Any, product_code: str, amount: Decimal, term_months: int
 ) -> RequestHere:
-    found = product_repository.get_with_definition(conn, product_code)
-    if found is None:
-        raise DomainValidationError([FieldProblem("product_code", f"product {product_code} does not exist")])
-    product, definition = found
-    today = container.clock.business_date()
-    exposure, own_installments = _owed_here(conn, borrower.id)
-    request = DecisionRequest(product, BorrowerKind(borrower.kind), amount, term_months, today, exposure)
-    return RequestHere(request, own_installments, definition)
+    return request_of(container, _context(conn, borrower.id, product_code), product_code, amount, term_months)
 
 
 def assess_in(
@@ -403,14 +518,14 @@ def assess_in(
 ) -> Assessed:
     """Inside the caller's transaction: consent, fraud checks, the decision, stored. With
     `signals` (an application), its velocity and rings are checked and it is recorded."""
-    scopes, version = consents_and_data_version(conn, borrower.id)
-    if ConsentScope.CREDIT_ASSESSMENT not in scopes:
+    ctx = _context(conn, borrower.id, product_code)
+    if ConsentScope.CREDIT_ASSESSMENT not in ctx.scopes:
         raise MissingConsent(ConsentScope.CREDIT_ASSESSMENT)
-    req = request_for(conn, container, borrower, product_code, amount, term_months)
+    req = request_of(container, ctx, product_code, amount, term_months)
     findings: list[Finding] = []
     if signals is not None:
         findings = fraud.application_findings(conn, borrower.id, signals, container.clock.now())
-    assessed = _decide_and_store(conn, container, borrower, req, findings, application_id, version)
+    assessed = _store(conn, container, borrower.id, req, _decide(conn, container, ctx, req, findings), application_id)
     if signals is not None:
         fraud.record_signals(conn, borrower.id, assessed.decision_id, signals, container.clock.now())
     return assessed
@@ -419,13 +534,26 @@ def assess_in(
 def pre_approve(
     container: Container, borrower_id: str, product_code: str, amount: Decimal, term_months: int, caller: Principal
 ) -> dict[str, Any]:
-    """`POST /v1/risk/decisions`: the line and price the borrower would get now (no application)."""
+    """`POST /v1/risk/decisions`: the line and price the borrower would get now (no application).
 
-    def work(conn: Connection) -> dict[str, Any]:
-        borrower = owned_borrower(conn, borrower_id, caller)
-        return assess_in(conn, container, borrower, product_code, amount, term_months, None, None).view
+    Nothing here needs the reads and the write in one transaction (the decision records what it
+    read), so on PostgreSQL it is three round trips: the context in one statement, the stored
+    rows only when the features are not cached, the decision row in one autocommit statement
+    (a transaction only when it raises alerts beside it)."""
+    ctx = container.db.read_one(lambda conn: read_context(conn, borrower_id, product_code))
+    if ctx is None:
+        raise NotFound(f"borrower {borrower_id} was not found")
+    check_owner(ctx.borrower, caller)
+    if ConsentScope.CREDIT_ASSESSMENT not in ctx.scopes:
+        raise MissingConsent(ConsentScope.CREDIT_ASSESSMENT)
+    req = request_of(container, ctx, product_code, amount, term_months)
+    decided = _decide(None, container, ctx, req, [])
 
-    return dict(container.db.transaction(work))
+    def store(conn: Connection) -> Assessed:
+        return _store(conn, container, borrower_id, req, decided, None)
+
+    assessed = container.db.transaction(store) if decided.findings else container.db.write_one(store)
+    return dict(assessed.view)
 
 
 def decision_view(conn: Connection, decision_id: str) -> dict[str, Any]:

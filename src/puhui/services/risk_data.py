@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,10 +161,17 @@ def consented_data(conn: Connection, borrower_id: str) -> dict[Source, list[dict
 DataVersion = tuple[tuple[str, ...], int, int]
 
 
+def data_version(scopes: set[ConsentScope], held: Iterable[tuple[str, int, int]]) -> DataVersion:
+    """What identifies the data a decision would read now, from the borrower's stored rows per
+    source (`(source, newest row id, number of rows)`): the consented sources, the newest and the
+    number of their rows. Rows are only ever added, so equal versions mean equal data."""
+    allowed = tuple(sorted(s.value for s in Source if s.scope in scopes))
+    kept = [(newest, n) for source, newest, n in held if source in allowed]
+    return allowed, max((newest for newest, _ in kept), default=0), sum(n for _, n in kept)
+
+
 def consents_and_data_version(conn: Connection, borrower_id: str) -> tuple[set[ConsentScope], DataVersion]:
-    """The active consent scopes and what identifies the data a decision would read now (the
-    consented sources, the newest and the number of their stored rows: rows are only ever added,
-    so equal versions mean equal data), in one statement."""
+    """The active consent scopes and the data version (`data_version`), in one statement."""
     scopes_q = select(
         literal("consent").label("what"), consents.c.scope.label("name"), null().label("newest"), null().label("n")
     ).where(and_(consents.c.borrower_id == borrower_id, consents.c.revoked_at.is_(None)))
@@ -180,9 +187,8 @@ def consents_and_data_version(conn: Connection, borrower_id: str) -> tuple[set[C
     )
     rows = conn.execute(union_all(scopes_q, data_q)).all()
     scopes = {ConsentScope(r.name) for r in rows if r.what == "consent"}
-    allowed = tuple(sorted(s.value for s in Source if s.scope in scopes))
-    held = [r for r in rows if r.what == "data" and r.name in allowed]
-    return scopes, (allowed, max((int(r.newest) for r in held), default=0), sum(int(r.n) for r in held))
+    held = [(str(r.name), int(r.newest), int(r.n)) for r in rows if r.what == "data"]
+    return scopes, data_version(scopes, held)
 
 
 def consented_frames(conn: Connection, borrower_id: str) -> dict[Source, pl.DataFrame]:

@@ -95,5 +95,21 @@ class Database:
         with self.engine.connect() as conn:
             return work(conn.execution_options(isolation_level="AUTOCOMMIT"))
 
+    def write_one(self, work: Callable[[Connection], T], *, attempts: int = MAX_ATTEMPTS) -> T:
+        """ONE write statement outside a transaction (autocommit) on PostgreSQL: one round trip
+        instead of three. A single statement is atomic anyway; work that writes twice must use
+        `transaction`. On SQLite it is a transaction (the write lock is taken either way)."""
+        if self.is_sqlite:
+            return self.transaction(work, attempts=attempts)
+        for attempt in range(1, attempts + 1):
+            try:
+                with self.engine.connect() as conn:
+                    return work(conn.execution_options(isolation_level="AUTOCOMMIT"))
+            except Exception as exc:
+                if attempt == attempts or not _is_retryable(exc):
+                    raise
+                time.sleep(random.uniform(0, 0.002 * 2**attempt))
+        raise AssertionError("unreachable")
+
     def dispose(self) -> None:
         self.engine.dispose()

@@ -68,5 +68,10 @@ def get_with_definition(conn: Connection, code: str) -> tuple[LoanProduct, dict[
     ).first()
     if row is None:
         return None
-    product, definition = _parsed(row.definition_json)
+    return parsed(row.definition_json)
+
+
+def parsed(definition_json: str) -> tuple[LoanProduct, dict[str, Any]]:
+    """A stored definition as a product and a copy of the definition it was parsed from."""
+    product, definition = _parsed(definition_json)
     return product, dict(definition)
