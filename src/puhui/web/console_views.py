@@ -216,6 +216,11 @@ def chooser(lang: Language) -> Callable[[Any, Any], Any]:
     return pick
 
 
+def as_json(value: Any) -> str:
+    """A rule's result as people read it (Chinese left as written, not escaped)."""
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
 def yuan_of(minor: int) -> Decimal:
     """Fen (as stored) to yuan, exactly."""
     return from_minor(minor)
