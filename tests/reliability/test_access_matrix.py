@@ -86,6 +86,9 @@ BODIES: dict[str, Body] = {
     },
 }
 
+# required query parameters
+QUERIES = {"GET /v1/borrowers/{borrower_id}/identity": {"reason": "matrix"}}
+
 # fmt: off
 # operation                                              a     b      officer risk   ops    finance admin
 MATRIX: dict[str, tuple[str, ...]] = {
@@ -93,6 +96,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /v1/borrowers":                                  ("ok", "ok",  "ok",  "ok",  "ok",  "ok",  "ok"),
     "GET /v1/borrowers/{borrower_id}":                    ("ok", "404", "ok",  "ok",  "ok",  "ok",  "ok"),
     "POST /v1/borrowers/{borrower_id}/consents":          ("ok", "404", "403", "403", "403", "403", "403"),
+    "GET /v1/borrowers/{borrower_id}/identity":           ("403", "403", "403", "403", "403", "403", "ok"),
     "GET /v1/borrowers/{borrower_id}/consents":           ("ok", "404", "ok",  "ok",  "ok",  "ok",  "ok"),
     "DELETE /v1/borrowers/{borrower_id}/consents/{consent_id}":
                                                           ("ok", "404", "403", "403", "403", "403", "403"),
@@ -157,7 +161,7 @@ def _call(w: World, method: str, path: str, caller: str) -> tuple[int, str]:
     headers = dict(w.tokens[caller])
     if path.endswith(("/disbursements", "/repayments")):
         headers["Idempotency-Key"] = str(uuid.uuid4())
-    kwargs: dict[str, Any] = {"headers": headers}
+    kwargs: dict[str, Any] = {"headers": headers, "params": QUERIES.get(_label(method, path))}
     if body is not None:
         kwargs["json"] = body
     response = w.client.request(method, _url(w, path), **kwargs)

@@ -545,3 +545,16 @@ flagged_accounts = Table(
     Column("flagged_by", String(100), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+# Every time staff see a borrower's identifiers in full (migration 0009): who, whose, why, when.
+pii_access_log = Table(
+    "pii_access_log",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("borrower_id", String(36), ForeignKey("borrowers.id"), nullable=False, index=True),
+    Column("staff_id", String(64), nullable=False),
+    Column("staff_role", String(16), nullable=False),
+    Column("fields", String(200), nullable=False),  # comma-separated: id_number,phone
+    Column("reason", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
 
 from puhui.api.deps import ContainerDep, CurrentPrincipal
 from puhui.api.schemas.common import ERROR_RESPONSES, PageLimit, PageOffset
 from puhui.api.schemas.people import BorrowerIn, BorrowerOut, ConsentIn, ConsentOut
-from puhui.services import borrowers
+from puhui.services import borrowers, identity_access
 
 router = APIRouter(prefix="/v1/borrowers", tags=["borrowers"])
 
@@ -57,3 +60,23 @@ def consents(borrower_id: str, container: ContainerDep, caller: CurrentPrincipal
 @router.delete("/{borrower_id}/consents/{consent_id}", response_model=ConsentOut, responses=ERROR_RESPONSES)
 def revoke(borrower_id: str, consent_id: str, container: ContainerDep, caller: CurrentPrincipal) -> ConsentOut:
     return ConsentOut.of(borrowers.revoke_consent(container, borrower_id, consent_id, caller))
+
+
+class IdentityOut(BaseModel):
+    borrower_id: str
+    id_number: str
+    phone: str
+    payout_accounts: list[str]
+    audit_id: str
+
+
+@router.get("/{borrower_id}/identity", response_model=IdentityOut, responses=ERROR_RESPONSES)
+def identity(
+    borrower_id: str,
+    container: ContainerDep,
+    caller: CurrentPrincipal,
+    reason: Annotated[str, Query(min_length=3, max_length=500, pattern=r"\S", description="why it is needed")],
+) -> IdentityOut:
+    """The borrower's identifiers in full (ID number, phone, payout cards): admin only, with a
+    reason; each call writes an audit record. Everywhere else they are masked."""
+    return IdentityOut(**identity_access.reveal_identity(container, borrower_id, reason, caller))
