@@ -64,10 +64,12 @@ test: lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 ## make reliability: the long runs behind RELIABILITY.md: Schemathesis with 100 examples per operation
-## (SQLite and PostgreSQL), the access matrix and the personal-data canaries; tallies in var/reliability
+## (SQLite and PostgreSQL), the access matrix, the personal-data canaries, and the ledger state machine
+## at 200 examples x 50 steps; Schemathesis status tallies in var/reliability
 reliability: install
 	PUHUI_SCHEMATHESIS_EXAMPLES=100 PUHUI_SCHEMATHESIS_REPORT=var/reliability \
-	    $(BIN)/python -m pytest tests/reliability -n 2 --dist loadgroup -q
+	PUHUI_LEDGER_SM_EXAMPLES=200 PUHUI_LEDGER_SM_STEPS=50 \
+	    $(BIN)/python -m pytest tests/reliability tests/integration/test_ledger_state_machine.py -n 2 --dist loadgroup -q
 
 unit: install
 	$(BIN)/python -m pytest tests/unit -q
