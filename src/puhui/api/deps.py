@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -25,19 +26,38 @@ def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-def get_principal(
-    container: ContainerDep,
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    """What the caller sent to say who it is (read on the event loop, no database)."""
+
+    bearer: str | None
+    api_key: str | None
+
+
+async def get_credentials(
     bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     api_key: Annotated[str | None, Depends(_api_key)],
-) -> Principal:
+) -> Credentials:
+    return Credentials(bearer.credentials if bearer is not None else None, api_key or None)
+
+
+CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
+
+
+def authenticate(container: Container, credentials: Credentials) -> Principal:
+    """The caller, or 401. Blocking (one database look-up): call it from a worker thread."""
     principal = None
-    if bearer is not None:
-        principal = auth.authenticate_token(container, bearer.credentials)
-    elif api_key:
-        principal = auth.authenticate_api_key(container, api_key)
+    if credentials.bearer is not None:
+        principal = auth.authenticate_token(container, credentials.bearer)
+    elif credentials.api_key:
+        principal = auth.authenticate_api_key(container, credentials.api_key)
     if principal is None:
         raise ApiError(401, "unauthorized", "sign in first: send 'Authorization: Bearer <token>' or 'X-Api-Key'")
     return principal
+
+
+def get_principal(container: ContainerDep, credentials: CredentialsDep) -> Principal:
+    return authenticate(container, credentials)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
