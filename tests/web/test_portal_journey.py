@@ -24,14 +24,17 @@ from playwright.sync_api import Browser, Page, expect
 
 from puhui.adapters.db.database import Database
 from puhui.bootstrap import seed_demo_capital, seed_demo_staff
+from puhui.web.i18n import Language, gettext_for
 from tests.e2e.processes import ProcessStack
 from tests.helpers import bank_card, phone, resident_id, staff_token
 from tests.web.conftest import LANGUAGES, VIEWPORTS, Visit, open_visit, unlabelled_inputs
 
 TIMEOUT_MS = 15_000
 SERIALS = {("zh", "phone"): 601, ("zh", "desktop"): 602, ("en", "phone"): 603, ("en", "desktop"): 604}
+ZH = gettext_for(Language.ZH)  # the texts the runtime shows (the catalogues of every domain, merged)
 WORDS = {  # what the borrower reads, per language
-    "zh": {"approved": "已批准", "paid_out": "已放款", "due_today": "今天到期", "repaid": "还款已入账", "paid": "已还"},
+    "zh": {"approved": ZH("Approved"), "paid_out": "已放款", "due_today": "今天到期", "repaid": "还款已入账",
+           "paid": "已还"},
     "en": {"approved": "Approved", "paid_out": "Paid out", "due_today": "due today", "repaid": "payment is posted",
            "paid": "Paid"},
 }  # fmt: skip
@@ -173,7 +176,7 @@ def _apply_and_decide(b: Borrower, lang: str) -> None:
     b.check("apply")
     page.locator("form[action='/apply'] button[type=submit]").click()
     page.wait_for_url(re.compile(r"/applications/"))
-    expect(page.locator(".decision .badge")).to_have_text(WORDS[lang]["approved"])
+    expect(page.locator(".decision .badge.approved")).to_have_text(WORDS[lang]["approved"])
     assert page.locator(".decision .reasons li").count() >= 1  # the reasons, in plain words
     expect(page.locator(".offer [data-apr]")).to_contain_text("%")
     b.check("decision")
@@ -232,11 +235,12 @@ def _remind_prepay_quote_and_repay(b: Borrower, lang: str, loan_url: str) -> Non
     payoff = page.locator("#payoff [data-payoff]")
     expect(page.locator("#payoff .rate-note")).to_contain_text(payoff.inner_text())  # the payoff quote
     assert float(_money(payoff.inner_text())) > 0
+    expect(page.locator("#f-amount")).to_have_value(_money(payoff.inner_text()))  # the amount follows the choice
     b.check("prepay-quote")
     page.locator("input[name=prepayment][value='']").check()
     due_now = page.locator("#payoff [data-due-now]")
     expect(due_now).to_contain_text("1,")  # the first installment (principal and interest) is due today
-    assert page.locator("#f-amount").input_value() == _money(due_now.inner_text())
+    expect(page.locator("#f-amount")).to_have_value(_money(due_now.inner_text()))
     page.locator("#repay button[type=submit]").click()
     expect(page.locator(".notice")).to_contain_text(WORDS[lang]["repaid"])
     expect(page.locator("#payments tbody tr")).to_have_count(1)

@@ -150,7 +150,7 @@ OUTCOME_TITLES = {
 OUTCOME_BADGES = {
     Outcome.APPROVED: N_("Approved"),
     Outcome.REVIEW: N_("In review"),
-    Outcome.DECLINED: N_("Declined"),
+    Outcome.DECLINED: N_("Not approved"),
 }
 OUTCOME_NEXT = {
     Outcome.APPROVED: N_("Read the offer, then accept it to see the contract. Nothing is signed yet."),

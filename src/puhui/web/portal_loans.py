@@ -47,7 +47,7 @@ REMINDER_DAYS = 7  # an installment due within a week is worth a reminder on the
 STATUS_LABELS = {
     LoanStatus.PENDING_DISBURSEMENT: N_("Signed: waiting for your card"),
     LoanStatus.DISBURSING: N_("Paying out"),
-    LoanStatus.ACTIVE: N_("Active"),
+    LoanStatus.ACTIVE: N_("Repaying"),
     LoanStatus.CLOSED: N_("Repaid"),
     LoanStatus.WRITTEN_OFF: N_("Written off"),
 }
