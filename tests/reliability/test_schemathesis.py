@@ -65,6 +65,12 @@ def _use_real_ids(case: Case, world: World) -> None:
             case.path_parameters[name] = "transactions"
         elif name == "code":
             case.path_parameters[name] = "PH-FLAT"
+    # and the body's references, so that generated bodies also reach the business rules
+    if isinstance(case.body, dict):
+        if isinstance(case.body.get("borrower_id"), str):
+            case.body["borrower_id"] = world.a.borrower_id
+        if isinstance(case.body.get("product_code"), str):
+            case.body["product_code"] = "PH-FLAT"
 
 
 @pytest.fixture(scope="module", autouse=True)
