@@ -28,7 +28,7 @@ from puhui.domain.servicing import LoanStatus
 from puhui.money import from_minor
 from puhui.web.console_support import MAKER_CHECKER
 from puhui.web.console_views import LOAN_STATUS
-from puhui.web.i18n import Language, gettext_for
+from puhui.web.i18n import Domain, Language, gettext_for
 from tests.e2e.processes import ProcessStack
 from tests.helpers import bank_card, borrower_token, phone, resident_id, share_cash_flow
 from tests.web.conftest import LANGUAGES, VIEWPORTS, Visit, open_visit, unlabelled_inputs
@@ -115,8 +115,8 @@ def _sign_in(visit: Visit, lang: str, username: str) -> None:
     page = visit.page
     page.goto(f"/console/login?lang={lang}")
     _checked(visit, f"sign-in-{username}")
-    page.get_by_label(gettext_for(Language(lang))("Username")).fill(username)
-    page.get_by_label(gettext_for(Language(lang))("Password")).fill("demo")
+    page.get_by_label(gettext_for(Language(lang), Domain.CONSOLE)("Username")).fill(username)
+    page.get_by_label(gettext_for(Language(lang), Domain.CONSOLE)("Password")).fill("demo")
     page.locator("form[action='/console/login'] button[type=submit]").click()
     page.wait_for_url(re.compile(r".*/console$"))
 
@@ -137,7 +137,7 @@ def _portfolio_minor(db: Database) -> tuple[int, int]:
 
 def _officer_reviews(visit: Visit, lang: str, application_id: str) -> None:
     """Officer A: the queue, the decision with its trace, new terms; approving them is refused."""
-    _ = gettext_for(Language(lang))
+    _ = gettext_for(Language(lang), Domain.CONSOLE)
     page = visit.page
     page.goto("/console/applications")
     _checked(visit, "queue")
@@ -178,7 +178,7 @@ def _checker_approves(visit: Visit, lang: str, application_id: str) -> None:
 
 
 def _ops_pays_out(visit: Visit, lang: str, loan_id: str, card: str) -> None:
-    _ = gettext_for(Language(lang))
+    _ = gettext_for(Language(lang), Domain.CONSOLE)
     page = visit.page
     page.goto(f"/console/loans/{loan_id}")
     expect(page.locator("[data-field=status]")).to_have_text(_(LOAN_STATUS[LoanStatus.PENDING_DISBURSEMENT]))

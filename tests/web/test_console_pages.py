@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, expect
 from puhui.adapters.db.database import Database
 from puhui.bootstrap import seed_demo_capital, seed_demo_staff
 from puhui.web.console_support import DONE_NOTICES, Done
-from puhui.web.i18n import Language, gettext_for
+from puhui.web.i18n import Domain, Language, gettext_for
 from tests.e2e.processes import ProcessStack
 from tests.helpers import bank_card, phone, resident_id, staff_token
 from tests.web.conftest import LANGUAGES, VIEWPORTS, Visit, open_visit, unlabelled_inputs
@@ -79,7 +79,7 @@ def _checked(visit: Visit, step: str) -> str:
 
 
 def _sign_in(visit: Visit, lang: str, username: str) -> None:
-    _ = gettext_for(Language(lang))
+    _ = gettext_for(Language(lang), Domain.CONSOLE)
     page = visit.page
     page.goto(f"/console/login?lang={lang}")
     page.get_by_label(_("Username")).fill(username)
@@ -94,7 +94,7 @@ def test_every_page_renders_labelled_and_masked(
     browser: Browser, book: tuple[ProcessStack, str], lang: str, viewport: str
 ) -> None:
     stack, loan_id = book
-    _ = gettext_for(Language(lang))
+    _ = gettext_for(Language(lang), Domain.CONSOLE)
     visit = open_visit(browser, stack.base, "console-pages", lang, viewport)
     page = visit.page
     try:
@@ -132,7 +132,7 @@ def test_every_page_renders_labelled_and_masked(
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_operations_close_the_day_and_reconcile(browser: Browser, book: tuple[ProcessStack, str], lang: str) -> None:
     stack, _loan = book
-    _ = gettext_for(Language(lang))
+    _ = gettext_for(Language(lang), Domain.CONSOLE)
     visit = open_visit(browser, stack.base, "console-ops", lang, "desktop")
     page = visit.page
     try:
@@ -187,4 +187,4 @@ def test_the_chinese_catalogue_translates_every_console_message() -> None:
 
     messages = _console_messages()
     assert len(messages) > 300
-    assert missing(Language.ZH, messages) == []
+    assert missing(Language.ZH, messages, Domain.CONSOLE) == []

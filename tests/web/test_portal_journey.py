@@ -24,14 +24,14 @@ from playwright.sync_api import Browser, Page, expect
 
 from puhui.adapters.db.database import Database
 from puhui.bootstrap import seed_demo_capital, seed_demo_staff
-from puhui.web.i18n import Language, gettext_for
+from puhui.web.i18n import Domain, Language, gettext_for
 from tests.e2e.processes import ProcessStack
 from tests.helpers import bank_card, phone, resident_id, staff_token
 from tests.web.conftest import LANGUAGES, VIEWPORTS, Visit, open_visit, unlabelled_inputs
 
 TIMEOUT_MS = 15_000
 SERIALS = {("zh", "phone"): 601, ("zh", "desktop"): 602, ("en", "phone"): 603, ("en", "desktop"): 604}
-ZH = gettext_for(Language.ZH)  # the texts the runtime shows (the catalogues of every domain, merged)
+ZH = gettext_for(Language.ZH, Domain.PORTAL)  # the texts the portal shows (its catalogue over the layout's)
 WORDS = {  # what the borrower reads, per language
     "zh": {"approved": ZH("Approved"), "paid_out": "已放款", "due_today": "今天到期", "repaid": "还款已入账",
            "paid": "已还"},

@@ -16,7 +16,7 @@ from playwright.sync_api import Browser, expect
 
 from puhui.adapters.db.database import Database
 from puhui.domain.access import CONSENT_PURPOSES
-from puhui.web.i18n import Language, missing
+from puhui.web.i18n import Domain, Language, missing
 from tests.e2e.processes import ProcessStack
 from tests.helpers import phone, resident_id
 from tests.web.conftest import LANGUAGES, open_visit, unlabelled_inputs
@@ -44,7 +44,7 @@ def portal_messages() -> set[str]:
 def test_every_portal_message_has_its_chinese_text() -> None:
     messages = portal_messages()
     assert len(messages) > 200
-    assert missing(Language.ZH, sorted(messages)) == []
+    assert missing(Language.ZH, sorted(messages), Domain.PORTAL) == []
 
 
 @pytest.fixture(scope="module")

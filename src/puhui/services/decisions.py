@@ -157,9 +157,10 @@ def _context_statement() -> Any:
     )
     held = select(
         func.aggregate_strings(
-            per_source.c.source.concat(":").concat(cast(per_source.c.newest, String)).concat(":").concat(
-                cast(per_source.c.n, String)
-            ),
+            per_source.c.source.concat(":")
+            .concat(cast(per_source.c.newest, String))
+            .concat(":")
+            .concat(cast(per_source.c.n, String)),
             ";",
         )
     )

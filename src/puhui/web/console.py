@@ -51,7 +51,7 @@ from puhui.web.console_support import (
     require_action,
     staff_for,
 )
-from puhui.web.i18n import gettext_for
+from puhui.web.i18n import Domain, gettext_for
 from puhui.web.render import language_of, render
 from puhui.web.session import STAFF_COOKIE, forget, keep, staff_of
 
@@ -86,7 +86,7 @@ def _safe_next(target: str | None) -> str:
 def login_page(request: Request, container: ContainerDep, next: str | None = None) -> Response:
     if staff_of(request, container) is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
-    _ = gettext_for(language_of(request))
+    _ = gettext_for(language_of(request), Domain.CONSOLE)
     notice = _("You are signed out.") if request.query_params.get("done") == Done.SIGNED_OUT else None
     demo = container.settings.is_demo
     return render(request, "console/login.html", next=_safe_next(next), notice=notice, demo=demo)
@@ -117,7 +117,7 @@ def logout(request: Request) -> Response:
 def dashboard(request: Request, container: ContainerDep, who: Dashboard) -> HTMLResponse:
     figures = reports.dashboard(container)
     lang = language_of(request)
-    charts = views.dashboard_charts(figures, gettext_for(lang), lang)
+    charts = views.dashboard_charts(figures, gettext_for(lang, Domain.CONSOLE), lang)
     return page(request, container, who, "console/dashboard.html", d=figures, charts=charts)
 
 
@@ -335,7 +335,7 @@ def models(request: Request, container: ContainerDep, who: ModelsPage) -> HTMLRe
         "version": model.version,
         "candidates": views.cv_candidates(model.metadata),
         "monitored": monitored,
-        "psi_chart": views.psi_chart(monitored, gettext_for(language_of(request))),
+        "psi_chart": views.psi_chart(monitored, gettext_for(language_of(request), Domain.CONSOLE)),
     }
     return page(request, container, who, "console/models.html", **context)
 

@@ -33,7 +33,7 @@ from puhui.services.auth import AuthError, RateLimited
 from puhui.services.borrowers import Conflict, Forbidden, NotFound
 from puhui.web import console_views as views
 from puhui.web.console_views import N_
-from puhui.web.i18n import gettext_for
+from puhui.web.i18n import Domain, gettext_for
 from puhui.web.render import language_of, render
 from puhui.web.session import staff_of
 
@@ -186,7 +186,7 @@ class ConsoleRoute(APIRoute):
 
 
 def refused_page(request: Request, exc: Refused) -> Response:
-    _ = gettext_for(language_of(request))
+    _ = gettext_for(language_of(request), Domain.CONSOLE)
     names = ", ".join(_(views.ROLES[r]) for r in (*exc.roles, Role.ADMIN))
     message = _("This needs one of the roles: %(roles)s. You are signed in as %(role)s.") % {
         "roles": names,
@@ -226,7 +226,7 @@ def page(
     lang = language_of(request)
     done = request.query_params.get("done") or ""
     notice = DONE_NOTICES.get(Done(done)) if done in Done._value2member_map_ else None
-    _ = gettext_for(lang)
+    _ = gettext_for(lang, Domain.CONSOLE)
     return render(
         request,
         template,
@@ -388,7 +388,7 @@ def act(request: Request, run: Callable[[], object], url: str, what: Done | None
 
 
 def problem_page(request: Request, exc: Exception) -> Response:
-    problem = describe(exc, gettext_for(language_of(request)))
+    problem = describe(exc, gettext_for(language_of(request), Domain.CONSOLE))
     if is_htmx(request):
         return render(request, "console/_problem.html", problem=problem)  # 200: see the module docstring
     back = request.headers.get("referer") or "/console"

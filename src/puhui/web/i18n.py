@@ -16,7 +16,6 @@ from babel.messages.catalog import Catalog
 from babel.messages.pofile import read_po
 
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
-DOMAINS = ("base", "portal", "console")
 
 
 class Language(StrEnum):
@@ -49,29 +48,43 @@ def pick(query: str | None, cookie: str | None, accept_language: str | None) -> 
     return DEFAULT
 
 
-@cache
-def _catalogues(language: Language) -> tuple[Catalog, ...]:
-    found = []
-    for domain in DOMAINS:
-        path = LOCALE_DIR / language.value / "LC_MESSAGES" / f"{domain}.po"
-        if path.exists():
-            with path.open("rb") as fh:
-                found.append(read_po(fh, locale=language.value, domain=domain))
-    return tuple(found)
+class Domain(StrEnum):
+    """A catalogue: the shared layout's (`base`) and one per application. A page reads `base` and
+    its own, so the portal and the console may word the same English differently."""
+
+    BASE = "base"
+    PORTAL = "portal"
+    CONSOLE = "console"
+
+    @classmethod
+    def of_template(cls, template: str) -> Domain:
+        head = template.split("/", 1)[0]
+        return cls(head) if head in cls._value2member_map_ else cls.BASE
 
 
 @cache
-def _table(language: Language) -> dict[str, str]:
+def _catalogue(language: Language, domain: Domain) -> Catalog | None:
+    path = LOCALE_DIR / language.value / "LC_MESSAGES" / f"{domain.value}.po"
+    if not path.exists():
+        return None
+    with path.open("rb") as fh:
+        return read_po(fh, locale=language.value, domain=domain.value)
+
+
+@cache
+def _table(language: Language, domain: Domain) -> dict[str, str]:
+    """The layout's messages, then the domain's (which win where both translate a text)."""
     table: dict[str, str] = {}
-    for catalogue in _catalogues(language):
-        for message in catalogue:
+    for part in dict.fromkeys((Domain.BASE, domain)):
+        catalogue = _catalogue(language, part)
+        for message in catalogue or ():
             if message.id and isinstance(message.id, str) and isinstance(message.string, str) and message.string:
                 table[message.id] = message.string
     return table
 
 
-def gettext_for(language: Language) -> Callable[[str], str]:
-    table = _table(language)
+def gettext_for(language: Language, domain: Domain = Domain.BASE) -> Callable[[str], str]:
+    table = _table(language, domain)
 
     def gettext(message: str) -> str:
         return table.get(message, message)
@@ -79,7 +92,7 @@ def gettext_for(language: Language) -> Callable[[str], str]:
     return gettext
 
 
-def missing(language: Language, messages: Iterable[str]) -> list[str]:
-    """Messages the catalogue of `language` does not translate (the tests require none for Chinese)."""
-    table = _table(language)
+def missing(language: Language, messages: Iterable[str], domain: Domain = Domain.BASE) -> list[str]:
+    """Messages the catalogues of `language` do not translate (the tests require none for Chinese)."""
+    table = _table(language, domain)
     return [m for m in messages if m not in table]

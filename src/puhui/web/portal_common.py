@@ -28,7 +28,7 @@ from puhui.services import auth, borrowers
 from puhui.services.auth import AuthError, RateLimited
 from puhui.services.borrowers import BorrowerView, Conflict, Forbidden, NotFound
 from puhui.services.contracts import OfferExpired
-from puhui.web.i18n import Language, gettext_for
+from puhui.web.i18n import Domain, Language, gettext_for
 from puhui.web.render import language_of, render
 from puhui.web.session import borrower_of
 
@@ -46,7 +46,7 @@ def N_(message: str) -> str:
 
 
 def gettext_of(request: Request) -> Gettext:
-    return gettext_for(language_of(request))
+    return gettext_for(language_of(request), Domain.PORTAL)
 
 
 def language(request: Request) -> Language:

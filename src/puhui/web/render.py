@@ -11,7 +11,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from puhui.web.i18n import Language, gettext_for, pick
+from puhui.web.i18n import Domain, Language, gettext_for, pick
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 LANG_COOKIE = "puhui_lang"
@@ -53,7 +53,7 @@ def language_of(request: Request) -> Language:
 
 def render(request: Request, template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
     language = language_of(request)
-    gettext = gettext_for(language)
+    gettext = gettext_for(language, Domain.of_template(template))
     other = Language.EN if language is Language.ZH else Language.ZH
     page = _env.get_template(template).render(
         request=request, lang=language, other_lang=other, _=gettext, path=request.url.path, **context
