@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
-from sqlalchemy import Connection, and_, func, select
+from sqlalchemy import Connection, String, and_, bindparam, func, select
 
 from puhui.adapters.crypto import secret_hash
 from puhui.adapters.db.tables import api_keys, auth_tokens, otp_challenges, sms_outbox, staff_users
@@ -186,10 +186,13 @@ def issue_token(container: Container, principal: Principal) -> IssuedToken:
     return IssuedToken(token, principal.role, int(ttl.total_seconds()))
 
 
+_TOKEN_BY_HASH = select(auth_tokens).where(auth_tokens.c.token_hash == bindparam("token_hash", type_=String))
+
+
 def authenticate_token(container: Container, token: str) -> Principal | None:
-    row = container.db.read_one(
-        lambda conn: conn.execute(select(auth_tokens).where(auth_tokens.c.token_hash == secret_hash(token))).first()
-    )
+    """The token's principal, if it is known and not expired (one statement, built once: every
+    authenticated request runs it)."""
+    row = container.db.read_one(lambda conn: conn.execute(_TOKEN_BY_HASH, {"token_hash": secret_hash(token)}).first())
     if row is None or as_utc(row.expires_at) < container.clock.now():
         return None
     return Principal(SubjectKind(row.subject_kind), row.subject_id, Role(row.role))

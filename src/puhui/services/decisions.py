@@ -420,6 +420,9 @@ def _decide(
     return _Decided(inputs, decide_with_risk(inputs, engine.model, engine.rules), findings)
 
 
+_INSERT_DECISION = risk_decisions.insert()  # built once; the values are bound per call
+
+
 def _store(
     conn: Connection,
     container: Container,
@@ -435,20 +438,23 @@ def _store(
     result = result_record(decision)
     found = [_finding_record(f) for f in findings]
     conn.execute(
-        risk_decisions.insert().values(
-            id=decision_id,
-            borrower_id=borrower_id,
-            application_id=application_id,
-            decided_on=req.request.on,
-            request_json=json.dumps(_inputs_record(decided.inputs, req.definition), ensure_ascii=False, sort_keys=True),
-            features_json=json.dumps(dict(decided.inputs.features), sort_keys=True),
-            fraud_json=json.dumps(found, ensure_ascii=False, sort_keys=True),
-            result_json=json.dumps(result, ensure_ascii=False, sort_keys=True),
-            trace_json=json.dumps(decision.trace, ensure_ascii=False, sort_keys=True, default=str),
-            model_version=decision.model_version,
-            policy_version=decision.policy_version,
-            created_at=now,
-        )
+        _INSERT_DECISION,
+        {
+            "id": decision_id,
+            "borrower_id": borrower_id,
+            "application_id": application_id,
+            "decided_on": req.request.on,
+            "request_json": json.dumps(
+                _inputs_record(decided.inputs, req.definition), ensure_ascii=False, sort_keys=True
+            ),
+            "features_json": json.dumps(dict(decided.inputs.features), sort_keys=True),
+            "fraud_json": json.dumps(found, ensure_ascii=False, sort_keys=True),
+            "result_json": json.dumps(result, ensure_ascii=False, sort_keys=True),
+            "trace_json": json.dumps(decision.trace, ensure_ascii=False, sort_keys=True, default=str),
+            "model_version": decision.model_version,
+            "policy_version": decision.policy_version,
+            "created_at": now,
+        },
     )
     if findings:
         fraud.raise_alerts(conn, findings, borrower_id, f"decision:{decision_id}", now)

@@ -49,6 +49,7 @@ class Database:
     def __init__(self, url: str, engine: Engine | None = None) -> None:
         self.url = url
         self.engine = engine or make_engine(url)
+        self._is_sqlite = is_sqlite(url)  # parsing the URL costs ~0.1 ms: once, not per transaction
         # SQLite has one write lock per file, and a writer that finds it taken sleeps in growing
         # steps (its busy handler), so under concurrent writes the slowest waited over a second
         # (BENCHMARKS.md). The threads of one process queue here instead and take the file lock
@@ -57,7 +58,7 @@ class Database:
 
     @property
     def is_sqlite(self) -> bool:
-        return is_sqlite(self.url)
+        return self._is_sqlite
 
     @property
     def dialect(self) -> str:
