@@ -146,7 +146,7 @@ def _label(method: str, path: str) -> str:
 
 
 def _url(w: World, path: str) -> str:
-    ids = {**w.a.by_param(), "application_id": w.a.open_application_id, "source": "transactions"}
+    ids = {**w.a.by_param(), "application_id": w.a.open_application_id, "source": "transactions", "code": "PH-FLAT"}
     if "/accept" in path:
         ids["application_id"] = w.a.open_application_id
     if "/sign" in path or path.startswith("/v1/contracts/{contract_id}"):
@@ -183,6 +183,14 @@ def test_every_operation_is_in_the_matrix_or_public() -> None:
     labels = {_label(m, p) for m, p in _operations()}
     assert labels - PUBLIC - set(MATRIX) == set(), "add the new operation to MATRIX (who may call it) or PUBLIC"
     assert set(MATRIX) - labels == set(), "MATRIX names operations the API no longer has"
+    # without a valid body every caller would get 422 and the row would say nothing about roles
+    needs_body = {
+        _label(m.upper(), p)
+        for p, ops in schema.raw_schema["paths"].items()
+        for m, op in ops.items()
+        if op.get("requestBody", {}).get("required")
+    }
+    assert needs_body - PUBLIC - set(BODIES) == set(), "add a valid body for the operation to BODIES"
 
 
 def test_another_borrowers_objects_are_not_found(world: World) -> None:
