@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -334,21 +333,3 @@ def test_saabas_contributions_explain_the_raw_score(tmp_path: Path) -> None:
     for row in _rows(x[:50], [f"c{i}" for i in range(5)]):
         raw, raised = engine.evaluate(model._parse(row))
         assert raw == pytest.approx(roots + sum(raised), abs=1e-9)
-
-
-def test_one_prediction_is_well_inside_the_decision_budget(tmp_path: Path) -> None:
-    """A 100-tree LightGBM over 20 features: median under 1 ms, p99 under the 5 ms budget."""
-    rng = np.random.default_rng(2)
-    x = rng.normal(size=(3000, 21))
-    x[:, 20] = rng.integers(0, 12, 3000)
-    y = (rng.random(3000) < expit(x[:, :5].sum(axis=1))).astype(int)
-    _, model = _booster_artefact(tmp_path, {"num_leaves": 15}, x, y, [f"c{i}" for i in range(12)], rounds=100)
-    rows = _rows(x[:500], [f"c{i}" for i in range(12)])
-    timings = []
-    for row in rows * 2:
-        started = time.perf_counter()
-        model.predict(row)
-        timings.append(time.perf_counter() - started)
-    timings.sort()
-    assert timings[len(timings) // 2] < 1e-3
-    assert timings[int(len(timings) * 0.99)] < 5e-3
