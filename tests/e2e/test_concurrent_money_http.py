@@ -2,12 +2,14 @@
 50 identical repayment requests with one Idempotency-Key, 50 identical signed incoming-payment
 callbacks and 50 identical signed payout callbacks each give exactly one posting; every duplicate
 gets the first answer (never a 5xx); the same key with another body is 409 and posts nothing, and
-a bank reference reused for another amount is reported unapplied and posts nothing.
+a bank reference reused for another amount is reported unapplied and posts nothing. The bursts
+repeat for PUHUI_CONCURRENCY_ROUNDS rounds (2 here; `make reliability` runs 100).
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +29,9 @@ from puhui.services.accounting import get_trial_balance, unreconciled_accounts
 from tests.e2e.processes import CARD, SECRET, ProcessStack
 
 DUPLICATES = 50
+# rounds of the three duplicate bursts: 2 in `make test`, 100 in `make reliability` (RELIABILITY.md #5)
+ROUNDS = int(os.environ.get("PUHUI_CONCURRENCY_ROUNDS", "2"))
+REPAY, INCOMING = Decimal("5.00"), Decimal("3.00")  # small, so 100 rounds stay inside one loan
 
 
 @pytest.fixture
@@ -85,9 +90,30 @@ def test_fifty_identical_requests_and_callbacks_post_once_each(stack: ProcessSta
     loan = httpx.get(f"{stack.base}/v1/loans/{loan_id}", headers=h, timeout=30).json()
     assert loan["status"] == "active"
 
+    for round_no in range(ROUNDS):
+        _one_round(stack, h, loan_id, payout_id, round_no)
+    paid = httpx.get(f"{stack.base}/v1/loans/{loan_id}/transactions", headers=h, timeout=30).json()["repayments"]
+    assert sorted(Decimal(r["amount"]) for r in paid) == sorted([REPAY, INCOMING] * ROUNDS)
+    assert _transfers(db, "repay-%") == 2 * ROUNDS
+    assert _transfers(db, f"%{payout_id}%") == 2
+    assert get_trial_balance(db).balanced
+    assert unreconciled_accounts(db) == {}
+
+
+def _one_round(stack: ProcessStack, h: dict[str, str], loan_id: str, payout_id: str, round_no: int) -> None:
+    """The payout's callback again, a repayment and an incoming payment, each 50 times at once:
+    each posts exactly once (the payout not again), every duplicate gets the first answer."""
+    db = stack.db
+    posted_before = _count(db, select(func.count()).select_from(repayments))
+    settled = _all_at_once(lambda: _callback(stack, {"type": "payout", "payout_id": payout_id, "status": "succeeded"}))
+    assert Counter(r.status_code for r in settled) == {200: DUPLICATES}, [
+        r.text for r in settled if r.status_code != 200
+    ]
+    assert _transfers(db, f"%{payout_id}%") == 2  # the pending transfer and its one settlement
+
     # 50 identical repayments with one Idempotency-Key
-    key = {"Idempotency-Key": "pay-once", **h}
-    pay = {"amount": "500.00"}
+    key = {"Idempotency-Key": f"pay-once-{round_no}", **h}
+    pay = {"amount": format(REPAY, "f")}
     answers = _all_at_once(
         lambda: httpx.post(f"{stack.base}/v1/loans/{loan_id}/repayments", headers=key, json=pay, timeout=60)
     )
@@ -95,30 +121,28 @@ def test_fifty_identical_requests_and_callbacks_post_once_each(stack: ProcessSta
         r.text for r in answers if r.status_code >= 300
     ]
     assert len({r.json()["id"] for r in answers}) == 1  # every duplicate got the first answer
-    assert _count(db, select(func.count()).select_from(repayments)) == 1
-    other = httpx.post(
-        f"{stack.base}/v1/loans/{loan_id}/repayments", headers=key, json={"amount": "600.00"}, timeout=60
-    )
-    assert other.status_code == 409, other.text
-    assert _count(db, select(func.count()).select_from(repayments)) == 1
+    assert _count(db, select(func.count()).select_from(repayments)) == posted_before + 1
+    if round_no == 0:
+        other = httpx.post(
+            f"{stack.base}/v1/loans/{loan_id}/repayments", headers=key, json={"amount": "600.00"}, timeout=60
+        )
+        assert other.status_code == 409, other.text
+        assert _count(db, select(func.count()).select_from(repayments)) == posted_before + 1
 
     # 50 identical incoming-payment callbacks for one bank reference
-    incoming = {"type": "incoming", "reference": "BANK-REF-1", "amount": "300.00", "loan_ref": loan_id}
+    reference = f"BANK-REF-{round_no}"
+    incoming = {"type": "incoming", "reference": reference, "amount": format(INCOMING, "f"), "loan_ref": loan_id}
     replies = _all_at_once(lambda: _callback(stack, incoming))
     assert Counter(r.status_code for r in replies) == {200: DUPLICATES}, [
         r.text for r in replies if r.status_code != 200
     ]
     assert {r.json()["result"] for r in replies} == {"posted"}
     assert len({r.json()["repayment_id"] for r in replies}) == 1
-    assert _count(db, select(func.count()).select_from(repayments)) == 2
-    # the bank reusing a reference for another amount is acknowledged (so it stops retrying) as
-    # unapplied, for operations to look at, and posts nothing
-    reused = _callback(stack, {**incoming, "amount": "301.00"})
-    assert reused.status_code == 200 and reused.json()["result"] == "unapplied", reused.text
-    assert "BANK-REF-1" in reused.json()["reason"]
-
-    paid = httpx.get(f"{stack.base}/v1/loans/{loan_id}/transactions", headers=h, timeout=30).json()["repayments"]
-    assert sorted(Decimal(r["amount"]) for r in paid) == [Decimal("300.00"), Decimal("500.00")]
-    assert _transfers(db, "repay-%") == 2
-    assert get_trial_balance(db).balanced
-    assert unreconciled_accounts(db) == {}
+    assert _count(db, select(func.count()).select_from(repayments)) == posted_before + 2
+    if round_no == 0:
+        # the bank reusing a reference for another amount is acknowledged (so it stops retrying)
+        # as unapplied, for operations to look at, and posts nothing
+        reused = _callback(stack, {**incoming, "amount": "301.00"})
+        assert reused.status_code == 200 and reused.json()["result"] == "unapplied", reused.text
+        assert reference in reused.json()["reason"]
+        assert _count(db, select(func.count()).select_from(repayments)) == posted_before + 2
