@@ -113,3 +113,53 @@ class DecisionUser(FastHttpUser):
             "/v1/risk/decisions", json=body, headers=headers, name="POST /v1/risk/decisions", catch_response=True
         ) as r:
             _check(r, 201)
+
+
+class MixUser(FastHttpUser):
+    """The soak's realistic mix, each user paced (PUHUI_BENCH_RATE_PER_USER, default 4/s): visitors
+    on the calculator, borrowers asking their line, applying and looking at their loan, operations
+    posting payments and reading loans, and the portal's home page."""
+
+    wait_time = constant_throughput(float(os.environ.get("PUHUI_BENCH_RATE_PER_USER", "4")))
+
+    def on_start(self) -> None:
+        self.borrower = random.choice(data()["borrowers"])
+        self.borrower_headers = {"Authorization": f"Bearer {self.borrower['token']}"}
+        self.ops_headers = {"Authorization": f"Bearer {data()['ops_token']}"}
+
+    @task(4)
+    def quote(self) -> None:
+        QuoteUser.quote(self)  # type: ignore[arg-type]
+
+    @task(2)
+    def decide(self) -> None:
+        body = {"borrower_id": self.borrower["id"], "product_code": "PH-FLAT", "amount": "10000.00", "term_months": 12}
+        with self.client.post(
+            "/v1/risk/decisions",
+            json=body,
+            headers=self.borrower_headers,
+            name="POST /v1/risk/decisions",
+            catch_response=True,
+        ) as r:
+            _check(r, 201)
+
+    @task(1)
+    def apply(self) -> None:
+        ApplicationUser.apply(self)  # type: ignore[arg-type]
+
+    @task(2)
+    def repay(self) -> None:
+        RepaymentUser.repay(self)  # type: ignore[arg-type]
+
+    @task(2)
+    def read_loan(self) -> None:
+        loan = random.choice(data()["loans"])
+        with self.client.get(
+            f"/v1/loans/{loan}", headers=self.ops_headers, name="GET /v1/loans/{id}", catch_response=True
+        ) as r:
+            _check(r, 200)
+
+    @task(2)
+    def page(self) -> None:
+        with self.client.get("/?lang=zh", name="GET / (portal page)", catch_response=True) as r:
+            _check(r, 200)
