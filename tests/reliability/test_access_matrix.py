@@ -78,6 +78,7 @@ BODIES: dict[str, Body] = {
     "POST /v1/eod": lambda w, _: {"business_date": w.clock.business_date().isoformat()},
     "POST /v1/risk/alerts/{alert_id}/resolve": {"resolution": "matrix"},
     "POST /v1/risk/flagged-accounts": lambda _w, _c: {"account_number": bank_card(next(_serial)), "reason": "m"},
+    "PUT /v1/products/{code}": {"grace_days": 3},
     "POST /v1/risk/decisions": lambda w, _: {
         "borrower_id": w.a.borrower_id,
         "product_code": "PH-FLAT",
@@ -133,6 +134,7 @@ MATRIX: dict[str, tuple[str, ...]] = {
     "GET /v1/risk/decisions/{decision_id}":               ("ok", "404", "ok",  "ok",  "ok",  "ok",  "ok"),
     "POST /v1/risk/decisions/{decision_id}/replay":       ("ok", "404", "ok",  "ok",  "ok",  "ok",  "ok"),
     "GET /v1/risk/monitoring":                            ("403", "403", "403", "ok", "403", "403", "ok"),
+    "PUT /v1/products/{code}":                            ("403", "403", "403", "ok", "403", "403", "ok"),
 }
 # fmt: on
 

@@ -33,6 +33,7 @@ PAGES = (
     "/console/borrowers",
     "/console/loans",
     "/console/products",
+    "/console/products/PH-FLAT",
     "/console/policy",
     "/console/models",
     "/console/eod",
@@ -158,6 +159,58 @@ def test_operations_close_the_day_and_reconcile(browser: Browser, book: tuple[Pr
         expect(page.locator("main")).to_contain_text(_("Operations"))
         expect(page.get_by_role("heading", name=_("Not for your role"))).to_be_visible()
         visit.shot("refused")
+    finally:
+        page.context.close()
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_admin_edits_a_rate_range_and_the_portal_calculator_uses_it(
+    browser: Browser, book: tuple[ProcessStack, str], lang: str
+) -> None:
+    stack, _loan = book
+    _ = gettext_for(Language(lang), Domain.CONSOLE)
+    visit = open_visit(browser, stack.base, "console-product", lang, "desktop")
+    page = visit.page
+    low = "7.25" if lang == "zh" else "7.40"  # each language saves a value of its own
+    try:
+        _sign_in(visit, lang, "admin")
+        page.goto("/console/products")
+        page.get_by_role(
+            "link",
+            name=_("Edit %(name)s")
+            % {
+                "name": "供应链周转贷（先息后本）"
+                if lang == "zh"
+                else "Supply-chain turnover loan (interest only, bullet)"
+            },
+        ).click()
+        page.wait_for_url(re.compile(r".*/console/products/PH-IO$"))
+        _checked(visit, "product-form")
+        page.get_by_label(_("Lowest annual rate (%)")).fill("abc")
+        page.get_by_label(_("Highest annual rate (%)")).fill("30.00")
+        page.get_by_role("button", name=_("Save as a new version")).click()
+        # the form's own reading first: the lowest rate is not a number
+        expect(page.locator("#e-rate_annual_min")).to_have_text(_("must be a percentage, e.g. 12.00"))
+        expect(page.get_by_label(_("Highest annual rate (%)"))).to_have_value("30.00")  # what was typed stays
+        _checked(visit, "product-not-a-number")
+        page.get_by_label(_("Lowest annual rate (%)")).fill(low)
+        page.get_by_role("button", name=_("Save as a new version")).click()
+        # then the domain's: 30 % is above the 24 % cap, said beside the highest rate
+        expect(page.locator("#e-rate_annual_max")).to_contain_text("24 %")
+        expect(page.locator("[data-field=rate_annual_max]")).to_have_class(re.compile("invalid"))
+        expect(page.get_by_label(_("Lowest annual rate (%)"))).to_have_value(low)
+        expect(page.locator("#e-rate_annual_min")).to_have_count(0)
+        _checked(visit, "product-above-cap")
+        page.get_by_label(_("Highest annual rate (%)")).fill("15.00")
+        page.get_by_role("button", name=_("Save as a new version")).click()
+        expect(page.locator("p.notice")).to_have_text(_(DONE_NOTICES[Done.PRODUCT_SAVED]))
+        expect(page.get_by_label(_("Lowest annual rate (%)"))).to_have_value(low)
+        expect(page.locator("#h-history ~ .table-wrap tbody tr").first).to_contain_text("rate_annual_min")
+        _checked(visit, "product-saved")
+
+        page.goto(f"/calculator?product=PH-IO&lang={lang}")  # the borrower's calculator, at the new lowest rate
+        expect(page.locator("#quote [data-rate]").first).to_contain_text(low)
+        assert visit.errors == []
     finally:
         page.context.close()
 

@@ -77,8 +77,8 @@ def accept(container: Container, application_id: str, caller: Principal) -> Cont
 def _new_contract(
     conn: Connection, container: Container, app: Any, offer: Any, borrower: Any, now: datetime
 ) -> dict[str, Any]:
-    product = product_repository.get(conn, app.product_code)
-    assert product is not None
+    stored = product_repository.current(conn, app.product_code)  # offered or not: the offer stands
+    product = product_repository.parsed(stored.definition_json)[0]
     schedule = json.loads(offer.schedule_json)
     upfront = from_minor(int(offer.upfront_fee_minor))
     period_fees = sum((Decimal(i["fee"]) for i in schedule), Decimal("0.00"))
@@ -86,6 +86,7 @@ def _new_contract(
     contract_id = str(uuid.uuid4())
     terms = {
         "product_code": product.code,
+        "product_version": int(stored.version),  # the loan keeps these terms if the product changes
         "amount": format_amount(from_minor(int(offer.amount_minor))),
         "term_months": offer.term_months,
         "annual_rate": offer.rate_annual,
@@ -203,6 +204,7 @@ def sign(container: Container, contract_id: str, otp: str, caller: Principal) ->
                     status="pending_disbursement",
                     schedule_json=json.dumps(terms["schedule"]),
                     created_at=now,
+                    product_version=terms.get("product_version"),
                 )
             )
         return _view(conn, conn.execute(select(contracts).where(contracts.c.id == contract_id)).first())

@@ -79,7 +79,7 @@ class Channel:
 
 def activate(conn: Connection, loan: Any, on: date) -> None:
     """The payout settled: the schedule runs from today, installments and servicing state exist."""
-    product = _product(conn, loan.product_code)
+    product = _product(conn, loan)
     rate = Decimal(loan.rate_annual)
     schedule = generate(terms_for(product, from_minor(int(loan.principal_minor)), loan.term_months, rate, on))
     plan = plan_installments(schedule)
@@ -149,10 +149,11 @@ def _insert_installments(conn: Connection, loan_id: str, version: int, plan: lis
     )
 
 
-def _product(conn: Connection, code: str) -> LoanProduct:
-    product = product_repository.get(conn, code)
+def _product(conn: Connection, loan: Any) -> LoanProduct:
+    """The product's terms the loan was signed under (a later edit of the product leaves it be)."""
+    product = product_repository.get_version(conn, loan.product_code, loan.product_version)
     if product is None:  # products are never deleted; a loan always has its product
-        raise NotFound(f"product {code} was not found")
+        raise NotFound(f"product {loan.product_code} was not found")
     return product
 
 
@@ -379,7 +380,7 @@ def _post_repayment(
         return _post_recovery(conn, state, cmd, repayment_id, reference, today, now)
     if state.status != LoanStatus.ACTIVE.value:
         raise Conflict(f"loan {loan.id} is {state.status}; nothing is owed on it", "amount")
-    product = _product(conn, loan.product_code)
+    product = _product(conn, loan)
     state = accrue_to(conn, state, today)
     plan = plan_repayment(position_of(state, today), cmd.amount_minor, cmd.prepayment, product.allocation_order)
     split = Split(
@@ -657,7 +658,7 @@ def restructure(container: Container, loan_id: str, term_months: int, reason: st
         if state.status != LoanStatus.ACTIVE.value:
             raise Conflict(f"loan {loan_id} is {state.status}; only an active loan can be restructured", "loan_id")
         state = accrue_to(conn, state, today)
-        product = _product(conn, loan.product_code)
+        product = _product(conn, loan)
         interim_interest = int(state.accrued_in_period_minor)
         rolled = _roll_due_principal(conn, loan_id)
         principal = int(state.not_due_principal_minor) + rolled

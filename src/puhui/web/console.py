@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from puhui.api.deps import ContainerDep
 from puhui.domain.access import Principal
 from puhui.domain.apr import HUNDRED
+from puhui.domain.errors import DomainValidationError
 from puhui.domain.pricing import cheapest_apr, worst_case_apr
 from puhui.domain.servicing import LoanStatus
 from puhui.money import MoneyError, parse_amount
@@ -35,17 +36,22 @@ from puhui.services import (
     reports,
     reviews,
 )
+from puhui.services import products as product_service
 from puhui.services.borrowers import Conflict, NotFound
+from puhui.web import console_products as product_form
 from puhui.web import console_views as views
 from puhui.web.console_support import (
+    REFUSALS,
     Action,
     ConsoleRoute,
     Done,
     Form,
     FormProblem,
     Page,
+    Refused,
     act,
     done,
+    is_htmx,
     page,
     problem_page,
     require_action,
@@ -316,7 +322,71 @@ def products(request: Request, container: ContainerDep, who: ProductsPage) -> HT
         (p, cheapest_apr(p, today) / HUNDRED, worst_case_apr(p, today) / HUNDRED)
         for p in catalogue.list_products(container.db)
     ]
-    return page(request, container, who, "console/products.html", cards=cards)
+    listed = {p.code for p, _low, _high in cards}
+    inactive = [p for p, active, _v in product_service.list_all(container) if not active and p.code not in listed]
+    context: dict[str, Any] = {"cards": cards, "inactive": inactive, "may_edit": product_service.may_edit(who)}
+    return page(request, container, who, "console/products.html", **context)
+
+
+def _product_page(
+    request: Request, container: ContainerDep, who: Principal, code: str, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    found = product_service.get_any(container, code)
+    if found is None:
+        raise NotFound(f"product {code} was not found")
+    product, active, version = found
+    values = context.pop("values", None) or product_form.values(product, active)
+    history = product_service.history(container, code)
+    names = reports.staff_names(container, [h.changed_by for h in history])
+    return page(
+        request,
+        container,
+        who,
+        "console/product.html",
+        status_code=status_code,
+        p=product,
+        active=active,
+        version=version,
+        values=values,
+        errors=context.pop("errors", {}),
+        problem=context.pop("problem", None),
+        history=history,
+        names=names,
+        may_edit=product_service.may_edit(who),
+        views_fields=product_form.FIELDS,
+        **context,
+    )
+
+
+@router.get("/products/{code}", response_class=HTMLResponse)
+def product(request: Request, code: str, container: ContainerDep, who: ProductsPage) -> HTMLResponse:
+    return _product_page(request, container, who, code)
+
+
+@router.post("/products/{code}")
+def edit_product(request: Request, code: str, container: ContainerDep, who: ProductsPage, form: Form) -> Response:
+    """Save the form; a refusal shows each message beside its field, with what was typed kept."""
+    if not product_service.may_edit(who):
+        raise Refused(who, product_service.EDIT_ROLES)
+    _ = gettext_for(language_of(request), Domain.CONSOLE)
+    try:
+        edits = product_form.edits(form)
+        product_service.update(container, code, edits, who)
+    except (FormProblem, DomainValidationError) as exc:
+        errors = product_form.errors(exc, _)
+        problem = _("Please correct the fields below.")
+        status = 200 if is_htmx(request) else 422  # htmx swaps only 2xx answers (console_support)
+        template_page = _product_page(
+            request, container, who, code, status, values=dict(form), errors=errors, problem=problem
+        )
+        if is_htmx(request):
+            template_page.headers["HX-Retarget"] = "#product-form"
+            template_page.headers["HX-Reselect"] = "#product-form"
+            template_page.headers["HX-Reswap"] = "outerHTML"
+        return template_page
+    except REFUSALS as exc:
+        return problem_page(request, exc)
+    return done(request, f"/console/products/{code}", Done.PRODUCT_SAVED)
 
 
 @router.get("/policy", response_class=HTMLResponse)

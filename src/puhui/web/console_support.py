@@ -107,6 +107,7 @@ class Done(StrEnum):
     RECONCILED = "reconciled"
     RESOLVED = "resolved"
     SIGNED_OUT = "signed_out"
+    PRODUCT_SAVED = "product_saved"
 
 
 DONE_NOTICES = {
@@ -118,6 +119,7 @@ DONE_NOTICES = {
     Done.RECONCILED: N_("Reconciliation finished."),
     Done.RESOLVED: N_("The alert is resolved."),
     Done.SIGNED_OUT: N_("You are signed out."),
+    Done.PRODUCT_SAVED: N_("Saved as a new version: new quotes use it; loans already signed keep their terms."),
 }
 
 

@@ -44,6 +44,22 @@ products = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 
+# Every definition a product has had (migration 0010): a loan keeps the version it was signed
+# under, and an edit says who made it, when, and what changed (before/after per field).
+product_versions = Table(
+    "product_versions",
+    metadata,
+    Column("code", String(40), ForeignKey("products.code"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("definition_json", Text, nullable=False),
+    Column("active", Boolean, nullable=False),
+    Column("source", String(16), nullable=False),  # "catalogue" (a product file) or "console" (staff)
+    Column("changed_by", String(64), nullable=False),
+    Column("changes_json", Text, nullable=False, server_default="[]"),  # [{field, before, after}]
+    Column("changed_at", DateTime(timezone=True), nullable=False),
+    PrimaryKeyConstraint("code", "version", name="pk_product_versions"),
+)
+
 ledger_accounts = Table(
     "ledger_accounts",
     metadata,
@@ -254,6 +270,7 @@ loans = Table(
     Column("status", String(24), nullable=False),
     Column("schedule_json", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("product_version", Integer, nullable=True),  # the product's terms it was signed under
 )
 
 # --- disbursement, outbox, idempotency (migration 0005) ---------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -162,3 +163,47 @@ class QuoteOut(BaseModel):
             apr_percent=str(q.apr_percent),
             warnings=[WarningOut.of(w) for w in q.warnings],
         )
+
+
+DecimalText = Field(default=None, max_length=32, description='a decimal written as a string ("0.1200", "5000.00")')
+
+
+class FeesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    upfront_amount: str | None = DecimalText
+    upfront_rate: str | None = DecimalText
+    per_period_amount: str | None = DecimalText
+    per_period_rate: str | None = DecimalText
+
+
+class ProductUpdateIn(BaseModel):
+    """The fields staff may change; those left out keep their value. Rates are fractions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, max_length=200)
+    name_en: str | None = Field(default=None, max_length=200)
+    amount_min: str | None = DecimalText
+    amount_max: str | None = DecimalText
+    term_options_months: list[int] | None = Field(default=None, max_length=24)
+    rate_annual_min: str | None = DecimalText
+    rate_annual_max: str | None = DecimalText
+    fees: FeesIn | None = None
+    penalty_multiplier: str | None = DecimalText
+    grace_days: int | None = Field(default=None, ge=0, le=100_000)  # the domain says "at most 30"
+    active: bool | None = None
+
+
+class ProductChangeOut(BaseModel):
+    field: str
+    before: Any = None
+    after: Any = None
+
+
+class ProductUpdateOut(BaseModel):
+    product: ProductCard
+    version: int
+    active: bool
+    changes: list[ProductChangeOut]
+    warnings: list[str] = Field(description="cap findings that do not block, e.g. above 4 x LPR before 2028")
