@@ -16,8 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
+from sqlalchemy import select
 
 from puhui.adapters.db.database import Database
+from puhui.adapters.db.tables import outbox
 from puhui.bootstrap import seed_demo_capital, seed_demo_staff
 from puhui.web.console_support import DONE_NOTICES, Done
 from puhui.web.i18n import Domain, Language, gettext_for
@@ -146,10 +148,21 @@ def test_operations_close_the_day_and_reconcile(browser: Browser, book: tuple[Pr
         expect(page.locator("tr[data-run]")).to_have_count(1)
         _checked(visit, "eod-closed")
 
+        stuck = _payout_the_bank_never_received(stack, BORROWER + (1 if lang == "zh" else 2))
+        assert _open_payouts(stack) == [stuck]
         page.goto("/console/reconciliation")
-        page.locator("form[action='/console/reconciliation'] button").click()
-        expect(page.locator("p.notice")).to_have_text(_(DONE_NOTICES[Done.RECONCILED]))
         page.get_by_role("link", name=_("Check the ledger")).click()
+        expect(page.locator("[data-field=breaks]")).to_have_text(
+            _("No breaks: every account equals the sum of its entries.")
+        )
+        page.locator("form[action='/console/reconciliation'] button").click()
+        expect(page.locator("p.notice").first).to_have_text(_(DONE_NOTICES[Done.RECONCILED]))
+        # what the run did, from the service's report: the one stuck payout sent to the bank again
+        ran = page.locator("[data-result=reconciliation]")
+        expect(ran.get_by_role("heading")).to_have_text(_("What reconciliation did"))
+        figures = {"checked": "1", "resubmitted": "1", "posted": "0", "failed": "0", "still_pending": "0"}
+        for name, value in {**figures, "break_count": "0"}.items():
+            expect(ran.locator(f"[data-field={name}]")).to_have_text(value)
         expect(page.locator("[data-field=breaks]")).to_have_text(
             _("No breaks: every account equals the sum of its entries.")
         )
@@ -213,6 +226,26 @@ def test_admin_edits_a_rate_range_and_the_portal_calculator_uses_it(
         assert visit.errors == []
     finally:
         page.context.close()
+
+
+def _open_payouts(stack: ProcessStack) -> list[str]:
+    return stack.db.read(
+        lambda c: [r.ref_id for r in c.execute(select(outbox.c.ref_id).where(outbox.c.status != "done"))]
+    )
+
+
+def _payout_the_bank_never_received(stack: ProcessStack, n: int) -> str:
+    """A payout asked for while the bank was down: the outbox keeps it for reconciliation."""
+    _h, loan_id = stack.signed_loan(n)
+    stack.sim.stop()
+    try:
+        with httpx.Client(base_url=stack.base, timeout=30) as c:
+            ops = {**staff_token(c, "ops"), "Idempotency-Key": str(uuid.uuid4())}
+            sent = c.post(f"/v1/loans/{loan_id}/disbursements", headers=ops, json={"account_number": bank_card(n)})
+            assert sent.status_code == 202, sent.text
+            return str(sent.json()["disbursement_id"])
+    finally:
+        stack.sim.start()
 
 
 def _console_messages() -> list[str]:

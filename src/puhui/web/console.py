@@ -429,6 +429,19 @@ def close_day(request: Request, container: ContainerDep, who: EodPage) -> Respon
     )
 
 
+RECONCILE_COUNTS = ("checked", "resubmitted", "posted", "failed", "still_pending")
+
+
+def _reconciled(request: Request) -> dict[str, int] | None:
+    """What the last run did, carried in the redirect after it (absent when none just ran)."""
+    if request.query_params.get("done") != Done.RECONCILED:
+        return None
+    try:
+        return {k: max(0, int(request.query_params.get(k, ""))) for k in RECONCILE_COUNTS}
+    except ValueError:
+        return None
+
+
 @router.get("/reconciliation", response_class=HTMLResponse)
 def reconciliation(
     request: Request, container: ContainerDep, who: ReconciliationPage, check: bool = False
@@ -438,14 +451,21 @@ def reconciliation(
         "outbox": reports.open_outbox(container),
         # comparing every account with the sum of its entries reads the whole ledger: on request only
         "unreconciled": accounting.unreconciled_accounts(container.db) if check else None,
+        "ran": _reconciled(request),
     }
     return page(request, container, who, "console/reconciliation.html", **context)
 
 
 @router.post("/reconciliation")
 def reconcile(request: Request, container: ContainerDep, who: ReconciliationPage) -> Response:
+    """Ask the bank about every open payout, then show what that did and check the ledger for breaks."""
     require_action(who, Action.RECONCILE)
-    return act(request, lambda: disbursement.reconcile(container), "/console/reconciliation", Done.RECONCILED)
+    try:
+        report = disbursement.reconcile(container)
+    except REFUSALS as exc:
+        return problem_page(request, exc)
+    counts = "&".join(f"{k}={getattr(report, k)}" for k in RECONCILE_COUNTS)
+    return done(request, f"/console/reconciliation?check=true&{counts}", Done.RECONCILED)
 
 
 # --- alerts and the SMS outbox -------------------------------------------------------------------
