@@ -105,7 +105,9 @@ def test_errors_say_what_to_do_and_empty_states_are_explained(
         page.locator("#f-name").fill("钱七")
         page.locator("#f-region").fill("330106")
         page.locator("form[action='/register'] button[type=submit]").click()
-        expect(page.locator("#f-id_number-error")).not_to_be_empty()  # the service's check of the number
+        # the service's check of the number, in the page's language, then what to do
+        reason = "居民身份证号码：须为 18 位" if zh else "Resident ID number: must have 18 characters"
+        expect(page.locator("#f-id_number-error")).to_contain_text(reason)
         page.locator("#f-id_number").fill(id_number)
         page.locator("form[action='/register'] button[type=submit]").click()
         page.wait_for_url(re.compile(r"/consents"))

@@ -28,6 +28,7 @@ from puhui.services import auth, borrowers
 from puhui.services.auth import AuthError, RateLimited
 from puhui.services.borrowers import BorrowerView, Conflict, Forbidden, NotFound
 from puhui.services.contracts import OfferExpired
+from puhui.web import portal_reasons as reasons
 from puhui.web.i18n import Domain, Language, gettext_for
 from puhui.web.render import language_of, render
 from puhui.web.session import borrower_of
@@ -197,10 +198,9 @@ def explain(exc: Exception, _: Gettext, hints: Mapping[str, str] | None = None) 
     for a field, used instead of the service's technical text where the page knows better."""
     hints = hints or {}
     if isinstance(exc, DomainValidationError):
-        fields = {p.path: _(hints[p.path]) if p.path in hints else p.message for p in exc.problems}
-        return PageError(422, _(FIX_FIELDS), fields)
+        return PageError(422, _(FIX_FIELDS), {p.path: _field_text(p.path, p.message, hints, _) for p in exc.problems})
     if isinstance(exc, ScheduleError):
-        return PageError(422, _(FIX_FIELDS), {exc.field: _(hints[exc.field]) if exc.field in hints else exc.reason})
+        return PageError(422, _(FIX_FIELDS), {exc.field: _field_text(exc.field, exc.reason, hints, _)})
     if isinstance(exc, RateCapExceeded):
         return PageError(422, _("This price would be above the legal rate cap, so it cannot be offered."))
     if isinstance(exc, MissingConsent):
@@ -217,7 +217,7 @@ def explain(exc: Exception, _: Gettext, hints: Mapping[str, str] | None = None) 
     if isinstance(exc, OfferExpired):
         return PageError(409, _("This offer has expired. Apply again to get a new offer."))
     if isinstance(exc, Conflict):
-        fields = {exc.field: _(hints[exc.field]) if exc.field in hints else str(exc)} if exc.field else {}
+        fields = {exc.field: _field_text(exc.field, str(exc), hints, _)} if exc.field else {}
         general = _(hints["_conflict"]) if "_conflict" in hints else _("This cannot be done now: {reason}.")
         return PageError(409, general.format(reason=str(exc)), fields)
     if isinstance(exc, NotFound):
@@ -225,8 +225,18 @@ def explain(exc: Exception, _: Gettext, hints: Mapping[str, str] | None = None) 
     if isinstance(exc, Forbidden):
         return PageError(403, _("Only the borrower can do this, signed in with their own phone."))
     if isinstance(exc, MoneyError | IdentifierError):
-        return PageError(422, _(FIX_FIELDS), {"amount": str(exc)})
+        return PageError(422, _(FIX_FIELDS), {"amount": reasons.reason(str(exc), _)})
     raise exc
+
+
+def _field_text(path: str, message: str, hints: Mapping[str, str], _: Gettext) -> str:
+    """The service's reason in the reader's words when the portal knows it, then the page's hint
+    for the field (what to do); the service's English only when neither is known."""
+    reason = reasons.known(message, _)
+    hint = _(hints[path]) if path in hints else None
+    if reason and hint:
+        return _("{reason}. {hint}").format(reason=reason.rstrip("。."), hint=hint)
+    return reason or hint or message
 
 
 def error_page(request: Request, problem: PageError) -> HTMLResponse:
