@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from puhui import __version__
-from puhui.api import errors
+from puhui.api import errors, limits
 from puhui.api.routes import (
     applications,
     auth,
@@ -40,6 +40,7 @@ def create_app(container: Container) -> FastAPI:
         version=__version__,
         description="Digital small loans: products, quotes with APR by the IRR method, and more.",
     )
+    app.add_middleware(limits.BodySizeLimit)  # a declared length above the route's limit: 413
     app.state.container = container
     errors.install(app)
     for router in (

@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from puhui.api.deps import ContainerDep, CurrentPrincipal
 from puhui.api.errors import ApiError
+from puhui.api.limits import MAX_UPLOAD_BYTES
 from puhui.api.schemas.common import ERROR_RESPONSES, ErrorBody
 from puhui.risk.data.formats import FormatProblem, InputFormat, parse_rows
 from puhui.risk.data.schemas import Source
@@ -18,7 +19,7 @@ from puhui.services import risk_data
 
 router = APIRouter(prefix="/v1/borrowers", tags=["alternative data"])
 
-MAX_BODY_BYTES = 10 * 1024 * 1024
+MAX_BODY_BYTES = MAX_UPLOAD_BYTES
 
 _BODY_DOC: dict[str, Any] = {
     "requestBody": {
@@ -47,7 +48,12 @@ UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/{borrower_id}/data/{source}", status_code=202, responses=UPLOAD_RESPONSES, openapi_extra=_BODY_DOC)
+@router.post(
+    "/{borrower_id}/data/{source}",
+    status_code=202,
+    responses=UPLOAD_RESPONSES,
+    openapi_extra=_BODY_DOC,
+)
 async def upload(
     borrower_id: str, source: str, request: Request, container: ContainerDep, caller: CurrentPrincipal
 ) -> JSONResponse:
