@@ -1,6 +1,7 @@
 """Limits (RELIABILITY.md, item 7): a request body larger than its route allows is refused with 413
 and the API's error body, and nothing is written; the data upload route takes up to 10 MB; a body
-sent without a declared length is held to the same limit while it is read."""
+sent without a declared length is held to the same limit while it is read; a page is at most 100
+rows."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from sqlalchemy import func, select
 
 from puhui.adapters.db.tables import borrower_data
 from puhui.api.limits import MAX_REQUEST_BYTES, MAX_UPLOAD_BYTES
-from tests.helpers import borrower_token, phone, resident_id
+from puhui.bootstrap import seed_demo_staff
+from tests.helpers import borrower_token, phone, resident_id, staff_token
 
 QUOTE = '{"product_code": "PH-EI", "amount": "10000.00", "term_months": 12, "note": "%s"}'
 
@@ -70,3 +72,13 @@ def test_an_upload_may_be_larger_than_a_request_but_not_over_ten_megabytes(demo_
     refused = demo_client.post(url, content=too_big, headers={**headers, "content-type": "text/csv"})
     assert refused.status_code == 413 and refused.json()["error"]["code"] == "payload_too_large"
     assert count() == before
+
+
+def test_a_page_is_at_most_a_hundred_rows(demo_client: TestClient) -> None:
+    seed_demo_staff(demo_client.app.state.container)  # type: ignore[attr-defined]
+    officer = staff_token(demo_client, "officer")
+    for path in ("/v1/borrowers", "/v1/loans", "/v1/reviews"):
+        assert demo_client.get(f"{path}?limit=100", headers=officer).status_code == 200, path
+        refused = demo_client.get(f"{path}?limit=101", headers=officer)
+        assert refused.status_code == 422, (path, refused.text)
+        assert refused.json()["error"]["fields"][0]["path"] == "limit"

@@ -42,7 +42,7 @@ AmountOut = Annotated[Decimal, PlainSerializer(format_amount, return_type=str), 
 # Paging: an offset past any real table, but inside a 64-bit integer (the databases' limit: a larger
 # one was a 500 from the driver).
 MAX_OFFSET = 1_000_000_000
-PageLimit = Annotated[int, Query(ge=1, le=200, description="page size")]
+PageLimit = Annotated[int, Query(ge=1, le=100, description="page size")]
 PageOffset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="rows to skip")]
 
 # A moment with its offset (RFC 3339 date-time): SQLite hands datetimes back naive, stored in UTC.
