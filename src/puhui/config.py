@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     signing_key: str = ""  # base64 of the platform's 32-byte Ed25519 private key
     bank_url: str = "http://127.0.0.1:8100"
     bank_secret: str = "demo-bank-secret"
+    # how long a call to the bank channel may take before it counts as failed (the outbox keeps
+    # the payout for `puhui reconcile`, which asks the bank what happened)
+    bank_timeout_seconds: float = 5.0
     # "system": the calendar date in China; "eod": the day after the last completed end of day
     business_date_source: str = "system"
     # the credit model's artefact directory; empty: the demo model shipped in risk/models/demo

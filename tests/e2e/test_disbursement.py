@@ -36,13 +36,13 @@ def _wait_http(url: str) -> None:
 
 
 class Stack:
-    def __init__(self, db: Database, tmp_path: Path) -> None:
+    def __init__(self, db: Database, tmp_path: Path, **settings: object) -> None:
         self.tmp_path = tmp_path
         self.platform_port, self.bank_port = free_port(), free_port()
         self.base = f"http://127.0.0.1:{self.platform_port}"
         self.bank = f"http://127.0.0.1:{self.bank_port}"
-        settings = load_settings(database_url=db.url, env="demo", bank_url=self.bank, bank_secret=SECRET)
-        self.container = Container(settings, db, FixedClock(datetime(2026, 11, 22, 2, tzinfo=UTC)))
+        loaded = load_settings(database_url=db.url, env="demo", bank_url=self.bank, bank_secret=SECRET, **settings)
+        self.container = Container(loaded, db, FixedClock(datetime(2026, 11, 22, 2, tzinfo=UTC)))
         prepare(self.container)
         config = uvicorn.Config(
             create_app(self.container), host="127.0.0.1", port=self.platform_port, log_level="warning"

@@ -175,7 +175,7 @@ def dispatch(container: Container, disbursement_id: str) -> bool:
     if row is None or row.status != "pending":
         return False
     account = container.cipher.decrypt(row.account_enc, ACCOUNT_CONTEXT)
-    client = BankClient(container.settings.bank_url, timeout_s=5)
+    client = BankClient(container.settings.bank_url, timeout_s=container.settings.bank_timeout_seconds)
     now = container.clock.now()
     try:
         client.submit_payout(disbursement_id, account, from_minor(int(row.net_minor)))
@@ -244,7 +244,7 @@ def reconcile(container: Container) -> ReconcileReport:
     open_ids = container.db.read(
         lambda conn: [r.ref_id for r in conn.execute(select(outbox.c.ref_id).where(outbox.c.status != "done"))]
     )
-    client = BankClient(container.settings.bank_url, timeout_s=5)
+    client = BankClient(container.settings.bank_url, timeout_s=container.settings.bank_timeout_seconds)
     counts = {"resubmitted": 0, "posted": 0, "failed": 0, "still_pending": 0}
     try:
         for disbursement_id in open_ids:
