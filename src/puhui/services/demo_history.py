@@ -27,7 +27,7 @@ from puhui.adapters.db.database import Database
 from puhui.adapters.db.engine import make_engine
 from puhui.adapters.db.tables import eod_runs, loan_servicing, staff_users
 from puhui.bootstrap import Container
-from puhui.clock import FixedClock
+from puhui.clock import CHINA_TZ, FixedClock
 from puhui.domain.access import Principal, Role, SubjectKind
 from puhui.domain.borrowers import Sector
 from puhui.domain.enums import BorrowerKind
@@ -458,6 +458,7 @@ def seed_history(
     """`borrowers` applicants and `days` closed business days ending yesterday (by the container's
     clock). The container's clock is left on today."""
     rng = random.Random(seed)
+    hours = random.Random(f"{seed}-hours")  # a stream of its own: the times of day change nothing else
     today = container.clock.business_date()
     first = today - timedelta(days=days)
     clock = FixedClock(datetime(first.year, first.month, first.day, 2, tzinfo=UTC))
@@ -470,11 +471,16 @@ def seed_history(
     book = Book(rng, _staff(container), Quota(rng, BEHAVIOURS), Quota(rng, RISKIER_BEHAVIOURS))
     for n in range(days):
         day = first + timedelta(days=n)
-        clock.set_date(day)
-        _take_up_reviews(work, day, book)
-        for serial, profile in opening.get(day, []):
-            _apply(work, _onboard(work, rng, serial, profile), day, book)
+        clock.current = _at(day, 7 * 60)  # repayments by the morning's debit run
         _act(work, day, book)
+        clock.current = _at(day, 9 * 60 + 30)  # the officer works the queue
+        _take_up_reviews(work, day, book)
+        arrivals = opening.get(day, [])
+        minutes = sorted(hours.randrange(8 * 60, 22 * 60) for _ in arrivals)  # applications through the day
+        for (serial, profile), minute in zip(arrivals, minutes, strict=True):
+            clock.current = _at(day, minute)
+            _apply(work, _onboard(work, rng, serial, profile), day, book)
+        clock.current = _at(day, 23 * 60 + 30)
         run_eod(work, day)
         if progress:
             progress(n + 1, days)
@@ -487,6 +493,11 @@ def seed_history(
         }
     )
     return HistorySummary(borrowers, len(book.plans), days, statuses)
+
+
+def _at(day: date, minute: int) -> datetime:
+    """`minute` minutes after midnight of `day` in China (the business day's own clock)."""
+    return datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=CHINA_TZ)
 
 
 def _building(db: Database) -> Database:
