@@ -665,8 +665,10 @@ def _pay_due(container: Container, plan: Plan, day: date) -> None:
 
 
 def _pay(container: Container, plan: Plan, amount: Decimal, day: date, choice: PrepaymentChoice | None) -> None:
-    command = servicing.RepaymentCommand(plan.loan_id, to_minor(amount), choice)
-    servicing.repay(container, command, plan.who.principal, f"demo-{plan.loan_id}-{day}")
+    # the payment's own reference makes it once-only; an Idempotency-Key is for HTTP retries
+    reference = f"demo-{plan.loan_id}-{day}"
+    command = servicing.RepaymentCommand(plan.loan_id, to_minor(amount), choice, channel_reference=reference)
+    servicing.repay(container, command, plan.who.principal, None)
 
 
 def latest_business_date(conn: Connection) -> date | None:
