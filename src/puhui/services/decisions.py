@@ -266,7 +266,10 @@ def _data_features(
     """The features (cached while the data is unchanged); on a miss the stored rows are read on
     `conn`, or in a read of their own without one."""
     if version is None:
-        version = container.db.read(lambda c: consents_and_data_version(c, borrower_id))[1]
+        if conn is None:
+            version = container.db.read(lambda c: consents_and_data_version(c, borrower_id))[1]
+        else:
+            version = consents_and_data_version(conn, borrower_id)[1]
     key = (container.db.url, borrower_id, on, version)
     cached = _FEATURES.get(key)
     if cached is not None:

@@ -136,16 +136,6 @@ def list_active(conn: Connection) -> list[LoanProduct]:
     return [_from_row(r.definition_json) for r in rows]
 
 
-def get_with_definition(conn: Connection, code: str) -> tuple[LoanProduct, dict[str, Any]] | None:
-    """The product and the definition it was parsed from (stored with a decision, so it replays)."""
-    row = conn.execute(
-        select(products.c.definition_json).where(products.c.code == code, products.c.active.is_(True))
-    ).first()
-    if row is None:
-        return None
-    return parsed(row.definition_json)
-
-
 def parsed(definition_json: str) -> tuple[LoanProduct, dict[str, Any]]:
     """A stored definition as a product and a copy of the definition it was parsed from."""
     product, definition = _parsed(definition_json)
