@@ -333,6 +333,42 @@ def eod(
     out.print(f"closed {len(result.ran)} business day(s) through {target}")
 
 
+@app.command()
+def retention(
+    date_: Annotated[
+        str | None, typer.Option("--date", help="business date to apply the periods on (default: today)")
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="report who is due; change nothing")] = False,
+    db: DbOption = None,
+) -> None:
+    """Anonymise the borrowers past their retention period and delete old sign-in records
+    (periods: PUHUI_RETENTION_NO_LOAN_DAYS, _AFTER_LOANS_YEARS, _SIGN_IN_DAYS; idempotent)."""
+    from puhui.services.retention import RetentionRule, run_retention
+
+    container = _container(db)
+    container.db.migrate()
+    today = container.clock.business_date()
+    on = _date(date_, "--date") if date_ else today
+    if on > today and not dry_run:
+        raise _fail(f"cannot apply the periods on {on} before it starts; today is {today} (try --dry-run)")
+    report = run_retention(container, on, dry_run=dry_run)
+    if dry_run and report.anonymised:
+        table = Table(title=f"Due for anonymisation on {on}")
+        for column in ("borrower", "rule", "last activity", "due on"):
+            table.add_column(column)
+        for d in report.anonymised[:50]:
+            table.add_row(d.borrower_id, d.rule.value, d.last_activity_on.isoformat(), d.due_on.isoformat())
+        out.print(table)
+    verb = "due" if dry_run else "anonymised"
+    out.print(
+        f"{on}: {len(report.anonymised)} borrower(s) {verb} (never borrowed {report.count(RetentionRule.NO_LOAN)},"
+        f" loans ended {report.count(RetentionRule.LOANS_ENDED)}) · held by an open loan or pending application"
+        f" {report.held} · sign-in records {'due' if dry_run else 'deleted'} {report.sign_in_rows_deleted}"
+    )
+    if report.rows:
+        out.print("rows changed: " + ", ".join(f"{t} {n}" for t, n in sorted(report.rows.items())))
+
+
 @db_app.command("upgrade")
 def db_upgrade(db: DbOption = None) -> None:
     """Apply every migration."""

@@ -6,6 +6,7 @@ import base64
 import hashlib
 from enum import StrEnum
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -53,6 +54,20 @@ class Settings(BaseSettings):
     business_date_source: str = "system"
     # the credit model's artefact directory; empty: the demo model shipped in risk/models/demo
     model_dir: str = ""
+    # Retention of personal data (PIPL Art. 19: no longer than the purpose needs), applied by
+    # `puhui retention` (services/retention.py), which anonymises (never deletes) a borrower:
+    # - who never had a loan (declined, abandoned, never applied): this many days after their last
+    #   activity (sign-up, consent, data, application, decision, contract, sign-in)
+    retention_no_loan_days: int = Field(default=365, ge=1)
+    # - whose loans have all ended (closed or written off): this many years after the last loan
+    #   ended or their last activity, whichever is later. The Anti-Money Laundering Law keeps
+    #   customer identity data and transaction records at least five years after the relationship
+    #   ends, so it cannot be set lower.
+    retention_after_loans_years: int = Field(default=5, ge=5)
+    # - never while a loan is open (not yet paid out, disbursing, active) or an application pending
+    #   (in review, an offer or an unsigned contract still valid).
+    # Sign-in records (OTP challenges, the SMS outbox, expired tokens) are deleted this many days old.
+    retention_sign_in_days: int = Field(default=180, ge=1)
 
     @property
     def is_demo(self) -> bool:

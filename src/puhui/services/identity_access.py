@@ -15,6 +15,7 @@ from puhui.domain.access import Principal, Role, SubjectKind
 from puhui.services.auth import PHONE_CONTEXT
 from puhui.services.borrowers import ID_CONTEXT, Forbidden, NotFound
 from puhui.services.disbursement import ACCOUNT_CONTEXT
+from puhui.services.retention import TOMBSTONE, is_erased
 
 IDENTITY_ROLES = (Role.ADMIN,)
 FIELDS = "id_number,phone,payout_accounts"
@@ -48,11 +49,15 @@ def reveal_identity(container: Container, borrower_id: str, reason: str, caller:
                 created_at=now,
             )
         )
+
+        def shown(sealed: str, context: str) -> str:  # an anonymised borrower's are tombstones
+            return TOMBSTONE if is_erased(sealed) else cipher.decrypt(sealed, context)
+
         return {
             "borrower_id": borrower_id,
-            "id_number": cipher.decrypt(row.id_number_enc, ID_CONTEXT),
-            "phone": cipher.decrypt(row.phone_enc, PHONE_CONTEXT),
-            "payout_accounts": sorted({cipher.decrypt(a, ACCOUNT_CONTEXT) for a in accounts}),
+            "id_number": shown(row.id_number_enc, ID_CONTEXT),
+            "phone": shown(row.phone_enc, PHONE_CONTEXT),
+            "payout_accounts": sorted({cipher.decrypt(a, ACCOUNT_CONTEXT) for a in accounts if not is_erased(a)}),
             "audit_id": audit_id,
         }
 

@@ -136,6 +136,8 @@ borrowers = Table(
     Column("size_class", String(16), nullable=False),
     Column("inclusive", Boolean, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
+    # set when the retention job replaced the identifiers with tombstones (migration 0011)
+    Column("anonymised_on", Date, nullable=True),
 )
 
 consents = Table(
@@ -573,5 +575,20 @@ pii_access_log = Table(
     Column("staff_role", String(16), nullable=False),
     Column("fields", String(200), nullable=False),  # comma-separated: id_number,phone
     Column("reason", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# One row per anonymised borrower (migration 0011): the retention rule that applied, the last
+# activity it counted from, and how many rows of each table it changed. No personal data.
+retention_log = Table(
+    "retention_log",
+    metadata,
+    Column("id", String(36), primary_key=True),
+    Column("borrower_id", String(36), ForeignKey("borrowers.id"), nullable=False, unique=True),
+    Column("rule", String(24), nullable=False),  # services.retention.RetentionRule
+    Column("last_activity_on", Date, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("business_date", Date, nullable=False),
+    Column("rows_json", Text, nullable=False),  # {table: rows changed or deleted}
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
