@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 from pathlib import Path
@@ -379,7 +379,10 @@ class _Tree:
     root: float  # the tree's expected value: what it gives before any split is looked at
 
 
-def _go_left(node: tuple[int, bool, float, bool, int, tuple[int, ...], int, int, float, float], x: float) -> bool:
+_Node = tuple[int, bool, float, bool, int, tuple[int, ...], int, int, float, float]
+
+
+def _go_left(node: _Node, x: float) -> bool:
     _, categorical, threshold, default_left, missing_type, bitset, _, _, _, _ = node
     if categorical:
         # LightGBM: a negative (or NaN: cast to INT_MIN) category goes right; else look it up
@@ -401,6 +404,7 @@ class _BoosterEngine:
     def __init__(self, trees: Sequence[_Tree], codes: Sequence[Mapping[str, int] | None]) -> None:
         self._trees = tuple(trees)
         self._codes = tuple(codes)  # categorical feature: category -> LightGBM integer code
+        self._compiled = _compile_trees(self._trees, len(self._codes)) or self.walk
 
     def _encode(self, values: Sequence[float | str | None]) -> list[float]:
         encoded = []
@@ -414,7 +418,10 @@ class _BoosterEngine:
         return encoded
 
     def evaluate(self, values: Sequence[float | str | None]) -> tuple[float, list[float]]:
-        x = self._encode(values)
+        return self._compiled(self._encode(values))
+
+    def walk(self, x: list[float]) -> tuple[float, list[float]]:
+        """The trees walked node by node: the reference the compiled function is tested against."""
         raised = [0.0] * len(x)
         raw = 0.0
         for tree in self._trees:
@@ -433,6 +440,63 @@ class _BoosterEngine:
     def known_categories(self, index: int) -> frozenset[str]:
         codes = self._codes[index]
         return frozenset(codes) if codes is not None else frozenset()
+
+
+_MAX_COMPILED_DEPTH = 80  # Python's parser allows 100 levels of indentation
+
+
+def _condition(node: _Node, name: str, constant: str) -> str:
+    """`_go_left(node, x)` as an expression over the feature's local `name`, inlined for the usual
+    numeric splits (NaN compares false, so `x <= t` alone already sends NaN right); the rarer
+    categorical and zero-as-missing splits call `_go_left` on the node, passed in as `constant`."""
+    _, categorical, threshold, default_left, missing_type, _, _, _, _, _ = node
+    if categorical or missing_type == _MissingType.ZERO or not math.isfinite(threshold):
+        return f"_go_left({constant}, {name})"
+    nan_goes_left = default_left if missing_type == _MissingType.NAN else threshold >= 0.0  # None: NaN is 0.0
+    return f"({name} <= {threshold!r} or {name} != {name})" if nan_goes_left else f"{name} <= {threshold!r}"
+
+
+_Scorer = Callable[[list[float]], tuple[float, list[float]]]
+
+
+def _compile_trees(trees: Sequence[_Tree], n_features: int) -> _Scorer | None:
+    """The trees as ONE generated Python function of the encoded row: nested `if`s with the
+    thresholds as constants and each feature's contribution in a local. It does exactly the float
+    additions of `walk`, in the same order (so the same raw score and contributions to the bit),
+    about five times faster. None if a tree is too deep for Python's parser (then `walk` is used)."""
+    if n_features == 0:
+        return None
+    xs = [f"x{i}" for i in range(n_features)]
+    rs = [f"r{i}" for i in range(n_features)]
+    lines = ["def _score(x):", f"    ({', '.join(xs)},) = x", f"    raw = 0.0; {' = '.join(rs)} = 0.0"]
+    constants: dict[str, object] = {"_go_left": _go_left}
+
+    def emit(t: int, tree: _Tree, child: int, depth: int) -> bool:
+        pad = "    " * depth
+        if child < 0:
+            lines.append(f"{pad}raw += {tree.leaves[~child]!r}")
+            return True
+        if depth > _MAX_COMPILED_DEPTH:
+            return False
+        node = tree.nodes[child]
+        constant = f"_n{t}_{child}"
+        constants[constant] = node
+        lines.append(f"{pad}if {_condition(node, xs[node[0]], constant)}:")
+        lines.append(f"{pad}    r{node[0]} += {node[8]!r}")
+        if not emit(t, tree, node[6], depth + 1):
+            return False
+        lines.append(f"{pad}else:")
+        lines.append(f"{pad}    r{node[0]} += {node[9]!r}")
+        return emit(t, tree, node[7], depth + 1)
+
+    for t, tree in enumerate(trees):
+        if not emit(t, tree, 0 if tree.nodes else -1, 1):
+            return None
+    lines.append(f"    return raw, [{', '.join(rs)}]")
+    namespace: dict[str, Any] = dict(constants)
+    exec(compile("\n".join(lines), "<lightgbm trees>", "exec"), namespace)  # our own generated code
+    scorer: _Scorer = namespace["_score"]
+    return scorer
 
 
 def _parse_blocks(text: str) -> tuple[dict[str, str], list[dict[str, str]]]:

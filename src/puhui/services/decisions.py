@@ -13,7 +13,7 @@ import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
@@ -24,6 +24,7 @@ import polars as pl
 from sqlalchemy import Connection, String, and_, bindparam, cast, func, select
 
 from puhui.adapters.db import product_repository
+from puhui.adapters.db.records import parse_record, record_bytes, record_json
 from puhui.adapters.db.tables import (
     borrower_data,
     borrowers,
@@ -316,9 +317,10 @@ def gather(
 
 def _inputs_record(inputs: RiskInputs, product_definition: Mapping[str, Any]) -> dict[str, Any]:
     r = inputs.request
-    applicant = {**asdict(inputs.applicant), "kind": inputs.applicant.kind.value}
-    if inputs.applicant.declared_annual_revenue is not None:
-        applicant["declared_annual_revenue"] = format_amount(inputs.applicant.declared_annual_revenue)
+    a = inputs.applicant  # flat fields: a shallow copy (dataclasses.asdict deep-copies, ~10x slower)
+    applicant = {**{name: getattr(a, name) for name in Applicant.__dataclass_fields__}, "kind": a.kind.value}
+    if a.declared_annual_revenue is not None:
+        applicant["declared_annual_revenue"] = format_amount(a.declared_annual_revenue)
     return {
         "product": dict(product_definition),
         "borrower_kind": r.borrower_kind.value,
@@ -440,8 +442,8 @@ def _store(
     decision, findings = decided.decision, decided.findings
     decision_id = str(uuid.uuid4())
     now = container.clock.now()
-    result = result_record(decision)
-    found = [_finding_record(f) for f in findings]
+    result = record_bytes(result_record(decision))
+    found = record_bytes([_finding_record(f) for f in findings])
     conn.execute(
         _INSERT_DECISION,
         {
@@ -449,13 +451,12 @@ def _store(
             "borrower_id": borrower_id,
             "application_id": application_id,
             "decided_on": req.request.on,
-            "request_json": json.dumps(
-                _inputs_record(decided.inputs, req.definition), ensure_ascii=False, sort_keys=True
-            ),
+            "request_json": record_json(_inputs_record(decided.inputs, req.definition)),
+            # the features may hold NaN, which only the standard library's encoding keeps
             "features_json": json.dumps(dict(decided.inputs.features), sort_keys=True),
-            "fraud_json": json.dumps(found, ensure_ascii=False, sort_keys=True),
-            "result_json": json.dumps(result, ensure_ascii=False, sort_keys=True),
-            "trace_json": json.dumps(decision.trace, ensure_ascii=False, sort_keys=True, default=str),
+            "fraud_json": found.decode("utf-8"),
+            "result_json": result.decode("utf-8"),
+            "trace_json": record_json(decision.trace),
             "model_version": decision.model_version,
             "policy_version": decision.policy_version,
             "created_at": now,
@@ -468,8 +469,8 @@ def _store(
         "borrower_id": borrower_id,
         "application_id": application_id,
         "decided_on": req.request.on.isoformat(),
-        **json.loads(json.dumps(result)),  # the stored form: exactly what a later read returns
-        "fraud": json.loads(json.dumps(found, default=str)),
+        **parse_record(result),  # the stored form: exactly what a later read returns
+        "fraud": parse_record(found),
         "created_at": now,
     }
     return Assessed(decision_id, decision, findings, view)
