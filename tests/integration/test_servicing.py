@@ -29,7 +29,7 @@ from puhui.services import seeding, servicing
 from puhui.services.accounting import get_trial_balance
 from puhui.services.borrowers import Conflict
 from puhui.services.eod import run_eod
-from tests.helpers import phone, uscc
+from tests.helpers import phone, resident_id, uscc
 
 START = date(2026, 1, 15)
 OPS = Principal(SubjectKind.STAFF, "ops-1", Role.OPS)
@@ -176,6 +176,47 @@ def test_prepayment_shortens_the_term_or_lowers_the_installment(book: tuple[Cont
     assert rows_a[0][1] >= rows_b[0][1]  # shorter term keeps a larger installment
     _close_days(container, clock, 40)
     _assert_books_agree(container, [shorter, smaller])
+
+
+def test_an_overdue_flat_rate_loan_pays_the_quote_or_prepays_for_a_shorter_term(
+    book: tuple[Container, FixedClock],
+) -> None:
+    """The quote's "due now" is what a payment that day is charged (the day's penalty interest
+    included): paying exactly it clears the overdue. A flat-rate loan can prepay for a shorter
+    term: the overdue is paid first (allocation order), the rest shortens the schedule."""
+    container, clock = book
+    exact, shorter = (
+        seeding.book_active_loan(container, _individual(container, n), "PH-FLAT", Decimal("12000.00"), 12)
+        for n in (8, 9)
+    )
+    _close_days(container, clock, 35)  # the first installment (due 2026-02-15) is days overdue
+    assert _state(container, exact).dpd > 0 and _state(container, shorter).dpd > 0
+    quote = servicing.payoff_quote(container, exact, None, OPS)
+    paid = _pay(container, exact, Decimal(quote["due_now"]), "exact")
+    assert paid["allocation"]["penalty"] == quote["penalty"]  # type: ignore[index]
+    assert paid["outstanding"]["due_now"] == "0.00"  # type: ignore[index]
+    assert _state(container, exact).dpd == 0 and _state(container, exact).overdue_since is None
+
+    quote = servicing.payoff_quote(container, shorter, None, OPS)
+    before = servicing_rows(container, shorter, 1)
+    amount = Decimal(quote["due_now"]) + 1000
+    paid = _pay(container, shorter, amount, "shorter", prepayment=PrepaymentChoice.SHORTER_TERM)
+    assert paid["kind"] == "prepayment_shorter_term" and paid["schedule_version"] == 2
+    allocation = paid["allocation"]
+    assert allocation["penalty"] == quote["penalty"] and allocation["credit"] == "0.00"  # type: ignore[index]
+    assert Decimal(allocation["principal"]) > Decimal(quote["principal"])  # type: ignore[index]
+    assert _state(container, shorter).dpd == 0
+    after = servicing_rows(container, shorter, 2)
+    assert len(after) < len(before) - 1  # fewer installments left than the 11 not yet due
+    assert after[0][1] <= before[1][1]  # and none larger than the one it replaces
+    _close_days(container, clock, 40)
+    _assert_books_agree(container, [exact, shorter])
+
+
+def _individual(container: Container, serial: int) -> seeding.Onboarded:
+    return seeding.onboard(
+        container, BorrowerKind.INDIVIDUAL, "赵六", resident_id(serial), phone(serial), annual_revenue=Decimal("180000")
+    )
 
 
 def servicing_rows(container: Container, loan_id: str, version: int) -> list[tuple[int, int]]:

@@ -52,6 +52,20 @@ class PrepaymentChoice(StrEnum):
     SMALLER_INSTALLMENTS = "smaller_installments"  # keep the number of periods
 
 
+# a shorter term keeps the installment and drops the last ones: only where each installment repays
+# principal (an interest-only or revolving loan repays it at the end: a prepayment lowers the interest)
+SHORTER_TERM_METHODS = frozenset(
+    {RepaymentMethod.EQUAL_INSTALLMENT, RepaymentMethod.EQUAL_PRINCIPAL, RepaymentMethod.FLAT_RATE}
+)
+
+
+def prepayment_choices(method: RepaymentMethod) -> tuple[PrepaymentChoice, ...]:
+    """The choices a borrower has for paying more than is due on a loan repaid by `method`."""
+    if method in SHORTER_TERM_METHODS:
+        return (PrepaymentChoice.SHORTER_TERM, PrepaymentChoice.SMALLER_INSTALLMENTS, PrepaymentChoice.PAYOFF)
+    return (PrepaymentChoice.SMALLER_INSTALLMENTS, PrepaymentChoice.PAYOFF)
+
+
 class ScheduleChangeKind(StrEnum):
     PREPAYMENT_SHORTER_TERM = "prepayment_shorter_term"
     PREPAYMENT_SMALLER_INSTALLMENTS = "prepayment_smaller_installments"
@@ -210,7 +224,9 @@ def reschedule(
     """The new schedule version after a partial prepayment or a term extension, starting today.
 
     Shorter term keeps the installment (the fewest periods whose first payment is no larger than
-    the current one); smaller installments keep the number of periods."""
+    the current one), for loans whose installments repay principal (`prepayment_choices`; a flat-rate
+    loan's new installments take their flat interest on the principal left); smaller installments
+    keep the number of periods."""
     if remaining_periods < 1:
         raise DomainValidationError([FieldProblem("term_months", "must be at least 1")])
 
@@ -230,9 +246,9 @@ def reschedule(
         )
 
     if choice is PrepaymentChoice.SHORTER_TERM:
-        if method not in (RepaymentMethod.EQUAL_INSTALLMENT, RepaymentMethod.EQUAL_PRINCIPAL):
+        if choice not in prepayment_choices(method):
             raise DomainValidationError(
-                [FieldProblem("prepayment", f"a shorter term is offered for amortising loans, not {method.value}")]
+                [FieldProblem("prepayment", f"a shorter term is not offered on {method.value} loans")]
             )
         for periods in range(1, remaining_periods + 1):
             candidate = build(periods)

@@ -167,10 +167,27 @@ def _locked_state(conn: Connection, loan_id: str) -> Any:
     return row
 
 
+def _penalty_through(state: Any, on: date) -> tuple[int, int, int]:
+    """Penalty interest on an overdue loan through the end of `on`, as the end-of-day run counts it:
+    the overdue fen-days so far, the penalty they earn over the loan's life, and what of it is not
+    yet posted."""
+    since = max(state.last_eod_date or state.overdue_since, state.overdue_since)
+    overdue_days = max((on - since).days, 0)
+    base = int(state.due_principal_minor) + int(state.due_interest_minor)
+    basis = int(state.penalty_basis_days) + base * overdue_days
+    target = penalty_target(basis, int(state.penalty_rate_ppm), int(state.basis_days))
+    return basis, target, target - int(state.penalty_posted_minor)
+
+
 def position_of(state: Any, on: date) -> Position:
-    """What is owed on `on`, counting interest the current period has earned by then; on a due
-    date the installment of the day is due (it is billed at the first payment or at end of day)."""
+    """What is owed on `on`, counting interest the current period has earned by then and penalty
+    interest through `on` (what a payment that day is charged: `accrue_to` posts the same); on a
+    due date the installment of the day is due (it is billed at the first payment or at end of day)."""
     accrued = int(state.accrued_in_period_minor)
+    penalty = int(state.penalty_minor)
+    accruing = state.status == LoanStatus.ACTIVE.value and (state.last_eod_date is None or state.last_eod_date < on)
+    if accruing and state.overdue_since is not None and state.overdue_since < on:
+        penalty += max(_penalty_through(state, on)[2], 0)
     billing_today = False
     if state.next_due_date is not None and state.status == LoanStatus.ACTIVE.value:
         accrued = max(
@@ -180,7 +197,7 @@ def position_of(state: Any, on: date) -> Position:
         billing_today = state.next_due_date == on
     if billing_today:
         return Position(
-            penalty_minor=int(state.penalty_minor),
+            penalty_minor=penalty,
             due_fee_minor=int(state.due_fee_minor) + int(state.period_fee_minor),
             due_interest_minor=int(state.due_interest_minor) + accrued,
             due_principal_minor=int(state.due_principal_minor) + int(state.period_principal_minor),
@@ -188,7 +205,7 @@ def position_of(state: Any, on: date) -> Position:
             not_due_principal_minor=int(state.not_due_principal_minor) - int(state.period_principal_minor),
         )
     return Position(
-        penalty_minor=int(state.penalty_minor),
+        penalty_minor=penalty,
         due_fee_minor=int(state.due_fee_minor),
         due_interest_minor=int(state.due_interest_minor),
         due_principal_minor=int(state.due_principal_minor),
@@ -228,12 +245,7 @@ def accrue_to(conn: Connection, state: Any, on: date) -> Any:
             transfers.append(accrual(f"accrue-{state.loan_id}-{on}", state.loan_id, _interest, delta, on))
             values["accrued_in_period_minor"] = target
     if state.overdue_since is not None and state.overdue_since < on:
-        since = max(state.last_eod_date or state.overdue_since, state.overdue_since)
-        overdue_days = (on - since).days
-        base = int(state.due_principal_minor) + int(state.due_interest_minor)
-        basis = int(state.penalty_basis_days) + base * overdue_days
-        target = penalty_target(basis, int(state.penalty_rate_ppm), int(state.basis_days))
-        delta = target - int(state.penalty_posted_minor)
+        basis, target, delta = _penalty_through(state, on)
         values.update(penalty_basis_days=basis, penalty_posted_minor=target)
         if delta > 0:
             transfers.append(accrual(f"penalty-{state.loan_id}-{on}", state.loan_id, _penalty, delta, on))

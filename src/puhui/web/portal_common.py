@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Coroutine, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -219,7 +219,7 @@ def explain(exc: Exception, _: Gettext, hints: Mapping[str, str] | None = None) 
     if isinstance(exc, Conflict):
         fields = {exc.field: _field_text(exc.field, str(exc), hints, _)} if exc.field else {}
         general = _(hints["_conflict"]) if "_conflict" in hints else _("This cannot be done now: {reason}.")
-        return PageError(409, general.format(reason=str(exc)), fields)
+        return PageError(409, general.format(reason=reasons.reason(str(exc), _).rstrip("。.")), fields)
     if isinstance(exc, NotFound):
         return PageError(404, _("We could not find that page. It may belong to another account or no longer exist."))
     if isinstance(exc, Forbidden):
@@ -227,6 +227,29 @@ def explain(exc: Exception, _: Gettext, hints: Mapping[str, str] | None = None) 
     if isinstance(exc, MoneyError | IdentifierError):
         return PageError(422, _(FIX_FIELDS), {"amount": reasons.reason(str(exc), _)})
     raise exc
+
+
+def summarise_unshown(problem: PageError, shown: Mapping[str, str], labels: Mapping[str, str], _: Gettext) -> PageError:
+    """A page shows each field's message next to its field (`shown`: the fields it has). A message
+    for a field it does not show goes into the summary at the top, after the field's name in the
+    reader's words (`labels`), so that no refusal is left as "some details need correcting" alone."""
+    hidden = {path: text for path, text in problem.fields.items() if path not in shown}
+    kept = {path: text for path, text in problem.fields.items() if path in shown}
+    named = [
+        _("{field}: {reason}").format(field=_(labels.get(path) or shown.get(path) or path), reason=text.rstrip("。."))
+        for path, text in hidden.items()
+        if text.rstrip("。.") not in problem.message  # a conflict's summary says its reason already
+    ]
+    if not named:
+        return replace(problem, fields=kept) if hidden else problem
+    details = _("; ").join(named)
+    if kept:
+        message = _("{summary} Also: {details}.").format(summary=problem.message, details=details)
+    elif problem.message == _(FIX_FIELDS):
+        message = _("This cannot be done as it is: {details}.").format(details=details)
+    else:
+        message = _("{summary} {details}.").format(summary=problem.message, details=details)
+    return replace(problem, message=message, fields=kept)
 
 
 def _field_text(path: str, message: str, hints: Mapping[str, str], _: Gettext) -> str:

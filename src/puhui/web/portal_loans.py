@@ -14,12 +14,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlalchemy import Connection, select
 
+from puhui.adapters.db import product_repository
 from puhui.adapters.db.tables import contracts as contracts_table
 from puhui.adapters.db.tables import loans as loans_table
 from puhui.api.deps import ContainerDep
 from puhui.bootstrap import Container
 from puhui.domain.access import Principal
-from puhui.domain.servicing import InstallmentStatus, LoanStatus, PrepaymentChoice
+from puhui.domain.servicing import InstallmentStatus, LoanStatus, PrepaymentChoice, prepayment_choices
 from puhui.money import MoneyError, parse_amount, to_minor
 from puhui.services import servicing
 from puhui.services.borrowers import owned_row
@@ -38,6 +39,7 @@ from puhui.web.portal_common import (
     explain,
     gettext_of,
     notice_of,
+    summarise_unshown,
 )
 from puhui.web.render import render
 
@@ -78,6 +80,7 @@ class LoanDetails:
     schedule: list[dict[str, Any]]
     repayments: list[dict[str, Any]]
     terms: dict[str, Any]  # the signed contract's terms: APR, fees, the amount paid out
+    choices: dict[str, str]  # what paying can mean on this loan (a shorter term needs installments of principal)
 
     @property
     def current_schedule(self) -> list[dict[str, Any]]:
@@ -98,11 +101,14 @@ def loan_details(container: Container, loan_id: str, caller: Principal) -> LoanD
         terms = conn.execute(
             select(contracts_table.c.terms_json).where(contracts_table.c.id == row.contract_id)
         ).scalar_one_or_none()
+        product = product_repository.get_version(conn, row.product_code, row.product_version)
+        offered = {c.value for c in prepayment_choices(product.repayment_method)} if product else set()
         return LoanDetails(
             servicing.loan_view(conn, loan_id),
             servicing.schedule_view(conn, loan_id),
             servicing.repayments_view(conn, loan_id),
             json.loads(terms) if terms else {},
+            {value: text for value, text in CHOICES.items() if value == "" or value in offered},
         )
 
     return container.db.read(work)
@@ -164,12 +170,18 @@ def position_today(container: Container, loan: dict[str, Any], caller: Principal
 
 
 def _loan_page(
-    request: Request, container: ContainerDep, viewer: Viewer, loan_id: str, problem: PageError | None = None
+    request: Request,
+    container: ContainerDep,
+    viewer: Viewer,
+    loan_id: str,
+    problem: PageError | None = None,
+    chosen: str | None = None,  # the choice posted (else the query's)
 ) -> HTMLResponse:
     details = loan_details(container, loan_id, viewer.principal)
     position = position_today(container, details.loan, viewer.principal)
     due_now = position.get("due_now", "0.00")
     overdue = int(details.loan.get("days_past_due") or 0) > 0
+    chosen = request.query_params.get("prepayment", "") if chosen is None else chosen
     return render(
         request,
         "portal/loan.html",
@@ -183,8 +195,8 @@ def _loan_page(
         statuses=STATUS_LABELS,
         installment_labels=INSTALLMENT_LABELS,
         payment_kinds=PAYMENT_KINDS,
-        choices=CHOICES,
-        chosen=request.query_params.get("prepayment", ""),
+        choices=details.choices,
+        chosen=chosen if chosen in details.choices else "",
         key=uuid.uuid4().hex,  # one posting per press: a repeated key replays the first answer
         default_amount=due_now if Decimal(due_now) > 0 else "",
         notice=notice_of(request),
@@ -211,14 +223,27 @@ def payoff_quote(loan_id: str, request: Request, container: ContainerDep, viewer
     try:
         quoted = servicing.payoff_quote(container, loan_id, None, viewer.principal)
     except SERVICE_ERRORS as exc:
-        problem = explain(exc, gettext_of(request))
+        _ = gettext_of(request)
+        problem = summarise_unshown(explain(exc, _), {}, OTHER_FIELDS, _)
         return render(request, "portal/_payoff.html", problem.status, quote=None, quote_error=problem.message)
-    return render(request, "portal/_payoff.html", quote=quoted, choice=choice, choices=CHOICES, fragment=True)
+    return render(request, "portal/_payoff.html", quote=quoted, choice=choice, fragment=True)
 
 
 REPAY_HINTS = {
     "amount": N_("Enter the amount to pay in yuan, e.g. 500.00."),
+    "prepayment": N_("Choose one of the ways to pay shown here."),
     "_conflict": N_("This payment cannot be taken now: {reason}."),
+}
+REPAY_FIELDS = {  # the fields the repayment form shows (their messages are shown next to them)
+    "amount": N_("Amount, yuan"),
+    "prepayment": N_("What do you want to pay?"),
+}
+OTHER_FIELDS = {  # fields a refusal may name that the form does not show: named in the summary
+    "date": N_("Date"),
+    "paid_at": N_("Payment date"),
+    "loan_id": N_("Loan"),
+    "channel_reference": N_("Payment reference"),
+    "term_months": N_("Term"),
 }
 
 
@@ -236,13 +261,15 @@ def _repayment(form: FormDep, loan_id: str) -> RepaymentCommand | str:
 @router.post("/loans/{loan_id}", response_class=HTMLResponse)
 def repay(loan_id: str, request: Request, container: ContainerDep, viewer: BorrowerDep, form: FormDep) -> Response:
     _ = gettext_of(request)
+    chosen = form.text("prepayment")
     command = _repayment(form, loan_id)
     if isinstance(command, str):
         problem = PageError(422, _("Some details need correcting: see the messages next to the fields."))
         problem = PageError(422, problem.message, {"amount": _(command)})
-        return _loan_page(request, container, viewer, loan_id, problem)
+        return _loan_page(request, container, viewer, loan_id, problem, chosen)
     try:
         servicing.repay(container, command, viewer.principal, form.text("key") or None)
     except SERVICE_ERRORS as exc:
-        return _loan_page(request, container, viewer, loan_id, explain(exc, _, REPAY_HINTS))
+        problem = summarise_unshown(explain(exc, _, REPAY_HINTS), REPAY_FIELDS, OTHER_FIELDS, _)
+        return _loan_page(request, container, viewer, loan_id, problem, chosen)
     raise Redirect(f"/loans/{loan_id}?done={Notice.REPAID.value}#payments")

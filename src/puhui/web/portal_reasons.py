@@ -49,6 +49,17 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^must be (?P<date>\d{4}-\d\d-\d\d) or later$", N_("must be {date} or later")),
         (r"^a quote can reach the next due date (?P<date>\d{4}-\d\d-\d\d) at the latest$",
          N_("a quote can reach the next due date, {date}, at the latest")),
+        (r"^a shorter term is not offered on \S+ loans$",
+         N_("a shorter term is not offered on this loan (its principal is repaid at the end); "
+            "prepay for smaller installments instead")),
+        (r"^loan \S+ is \w+; nothing is owed on it$", N_("nothing is owed on this loan any more")),
+        (r"^loan \S+ is not active; there is nothing to pay off$", N_("this loan is not being repaid now")),
+        (r"^loan \S+ has not been paid out yet; there is nothing to repay$",
+         N_("the loan has not been paid out yet, so there is nothing to repay")),
+        (r"^the end-of-day run has not billed the installment due (?P<date>\d{4}-\d\d-\d\d); run it first$",
+         N_("the installment due {date} is still being billed; try again in a few minutes")),
+        (r"^channel reference \S+ was used for another payment$",
+         N_("this payment was already made with other details; reload the page and pay again")),
     )
 )  # fmt: skip
 SUBJECTS = {  # "resident ID number <reason>": the number the reason is about
