@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 from datetime import date
 from decimal import Decimal
@@ -21,7 +22,7 @@ from puhui.domain.caps import (
 )
 from puhui.domain.enums import BorrowerKind, LenderType, LoanPurpose, RepaymentMethod
 from puhui.domain.errors import DomainValidationError
-from puhui.domain.pricing import check_product_admissible, make_quote
+from puhui.domain.pricing import check_product_admissible, make_quote, worst_case_apr
 from puhui.domain.products import LoanProduct, parse_product
 
 D = Decimal
@@ -266,8 +267,29 @@ def test_product_whose_dearest_loan_exceeds_24_percent_is_not_admissible() -> No
     dear = product(rate_annual_max="0.20", fees={"per_period_rate": "0.01"})
     with pytest.raises(DomainValidationError) as info:
         check_product_admissible(dear, ON)
+    # the fee breaks the rule, not the rate: the refusal names the fee, with the figures
+    assert [p.path for p in info.value.problems] == ["fees.per_period_rate"]
+    message = info.value.problems[0].message
+    assert "R-1.4" in message and "24" in message
+    apr = D(re.search(r"APR of ([\d.]+) %", message).group(1))  # type: ignore[union-attr]
+    assert apr > 24 and apr == worst_case_apr(dear, ON)
+
+
+def test_the_fee_that_pushes_the_apr_over_the_cap_is_named_not_the_others() -> None:
+    # a small fixed fee per period is harmless; the 6 % upfront fee on a six-month loan is not
+    dear = product(rate_annual_max="0.18", fees={"upfront_rate": "0.06", "per_period_amount": "1.00"})
+    with pytest.raises(DomainValidationError) as info:
+        check_product_admissible(dear, ON)
+    assert [p.path for p in info.value.problems] == ["fees.upfront_rate"]
+    # two fees that only together break the cap are both named
+    both = product(rate_annual_max="0.18", fees={"upfront_rate": "0.02", "per_period_rate": "0.003"})
+    with pytest.raises(DomainValidationError) as info:
+        check_product_admissible(both, ON)
+    assert [p.path for p in info.value.problems] == ["fees.upfront_rate", "fees.per_period_rate"]
+    # a rate over the cap on its own is named whatever the fees
+    with pytest.raises(DomainValidationError) as info:
+        check_product_admissible(product(fees={"upfront_rate": "0.02"}), ON)
     assert [p.path for p in info.value.problems] == ["rate_annual_max"]
-    assert "R-1.4" in info.value.problems[0].message
 
 
 def test_product_over_the_cap_by_its_rate_alone_is_not_admissible() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal
 
@@ -12,6 +12,7 @@ from puhui.domain.enums import PeriodInterest, RepaymentMethod
 from puhui.domain.errors import DomainValidationError, FieldProblem
 from puhui.domain.products import LoanProduct
 from puhui.domain.schedule import LoanTerms, Schedule, generate
+from puhui.money import ZERO
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,8 +92,13 @@ def make_quote(
 def _aprs(product: LoanProduct, rate_annual: Decimal, on: date) -> list[Decimal]:
     """APRs at `rate_annual` for every term and both ends of the amount range (fixed fees weigh
     most on the smallest loan)."""
+    return [apr for apr, _amount, _term in _priced(product, rate_annual, on)]
+
+
+def _priced(product: LoanProduct, rate_annual: Decimal, on: date) -> list[tuple[Decimal, Decimal, int]]:
+    """(APR, amount, term) at `rate_annual` for every term and both ends of the amount range."""
     return [
-        apr_percent_for(product, generate(terms_for(product, amount, term, rate_annual, on)))
+        (apr_percent_for(product, generate(terms_for(product, amount, term, rate_annual, on))), amount, term)
         for amount in sorted({product.amount_min, product.amount_max})
         for term in product.term_options_months
     ]
@@ -113,16 +119,49 @@ def worst_case_findings(product: LoanProduct, on: date) -> list[CapFinding]:
     return evaluate_caps(worst_case_apr(product, on), product.lender_type, on)
 
 
+FEE_PARTS = ("upfront_amount", "upfront_rate", "per_period_amount", "per_period_rate")
+
+
+def _without(product: LoanProduct, parts: tuple[str, ...]) -> LoanProduct:
+    return replace(product, fees=replace(product.fees, **{part: ZERO for part in parts}))
+
+
+def _blocking(product: LoanProduct, on: date) -> list[CapFinding]:
+    from puhui.domain.caps import CapAction
+
+    return [f for f in worst_case_findings(product, on) if f.action is CapAction.BLOCK]
+
+
+def cap_problems(product: LoanProduct, on: date) -> list[FieldProblem]:
+    """The fields that take the product's dearest loan over a blocking cap, each with why: the
+    highest rate when it breaks the cap on its own; otherwise the fees that push the APR over it
+    (each fee whose removal alone brings the loan under the cap, or every fee charged when only
+    their sum breaks it)."""
+    blocking = _blocking(product, on)
+    if not blocking:
+        return []
+    charged = tuple(part for part in FEE_PARTS if getattr(product.fees, part))
+    rate_alone = _blocking(_without(product, charged), on) if charged else blocking
+    if rate_alone:
+        return [FieldProblem("rate_annual_max", f.message) for f in rate_alone]
+    culprits = [part for part in charged if not _blocking(_without(product, (part,)), on)] or list(charged)
+    apr, amount, term = max(_priced(product, product.rate_annual_max, on))
+    without = max(_aprs(_without(product, charged), product.rate_annual_max, on))
+    worst = max(blocking, key=lambda f: f.apr_percent - f.limit_percent)
+    message = (
+        f"with the fees, a {amount} loan over {term} months at the highest rate has an APR of {apr} % "
+        f"({without} % without fees): above the {worst.limit_percent} % cap of rule {worst.rule_id}"
+    )
+    return [FieldProblem(f"fees.{part}", message) for part in culprits]
+
+
 def check_product_admissible(product: LoanProduct, on: date) -> list[CapFinding]:
     """Refuse a product that could price a loan over a blocking cap or lend beyond a legal
-    per-borrower limit; return the warnings (e.g. above 4 x LPR before 2028)."""
+    per-borrower limit, naming the fields that break the rule (`cap_problems`); return the
+    warnings (e.g. above 4 x LPR before 2028)."""
     from puhui.domain.caps import CapAction, ExposureRequest, check_borrower_limits
 
-    problems: list[FieldProblem] = []
-    findings = worst_case_findings(product, on)
-    for f in findings:
-        if f.action is CapAction.BLOCK:
-            problems.append(FieldProblem("rate_annual_max", f.message))
+    problems = cap_problems(product, on)
     for kind in product.borrower_kinds:
         request = ExposureRequest(
             lender_type=product.lender_type,
@@ -140,4 +179,4 @@ def check_product_admissible(product: LoanProduct, on: date) -> list[CapFinding]
         raise DomainValidationError(
             unique, f"product {product.code} is invalid: " + "; ".join(f"{p.path}: {p.message}" for p in unique)
         )
-    return [f for f in findings if f.action is CapAction.WARN]
+    return [f for f in worst_case_findings(product, on) if f.action is CapAction.WARN]
