@@ -6,6 +6,7 @@ wrong password and a page outside one's role say what to do."""
 from __future__ import annotations
 
 import ast
+import html
 import json
 import re
 import shutil
@@ -28,6 +29,13 @@ from tests.helpers import bank_card, phone, resident_id, staff_token
 from tests.web.conftest import LANGUAGES, VIEWPORTS, Visit, open_visit, unlabelled_inputs
 
 pytestmark = pytest.mark.xdist_group("browser")
+# the domain's reasons for a product over a rate cap (puhui.web.reasons), as the console words them
+CAP_REASON = "an APR of {apr} % is above the {limit} % cap of rule {rule} ({description_msg})"
+FEE_CAP_REASON = (
+    "with the fees, a loan of {amount} over {term} months at the highest rate has an APR of {apr} % "
+    "({without} % without fees): above the {limit} % cap of rule {rule}"
+)
+R_1_4 = "small-loan company: no new loan with a comprehensive cost above 24 %"
 BORROWER = 801  # the one borrower of the module's book (phone and identity number from tests.helpers)
 PAGES = (
     "/console",
@@ -208,13 +216,27 @@ def test_admin_edits_a_rate_range_and_the_portal_calculator_uses_it(
         _checked(visit, "product-not-a-number")
         page.get_by_label(_("Lowest annual rate (%)")).fill(low)
         page.get_by_role("button", name=_("Save as a new version")).click()
-        # then the domain's: 30 % is above the 24 % cap, said beside the highest rate
+        # then the domain's: 30 % is above the 24 % cap, said beside the highest rate, in the page's language
         expect(page.locator("#e-rate_annual_max")).to_contain_text("24 %")
+        expect(page.locator("#e-rate_annual_max")).to_contain_text(_(CAP_REASON).split("{")[0])
+        expect(page.locator("#e-rate_annual_max")).to_contain_text(_(R_1_4))  # the rule's own words too
         expect(page.locator("[data-field=rate_annual_max]")).to_have_class(re.compile("invalid"))
         expect(page.get_by_label(_("Lowest annual rate (%)"))).to_have_value(low)
         expect(page.locator("#e-rate_annual_min")).to_have_count(0)
         _checked(visit, "product-above-cap")
+        # a rate within the cap with an upfront fee that takes a three-month loan past it: the fee is named
         page.get_by_label(_("Highest annual rate (%)")).fill("15.00")
+        page.get_by_label(_("Upfront fee, share of the principal (%)")).fill("8.00")
+        page.get_by_role("button", name=_("Save as a new version")).click()
+        expect(page.locator("#e-fees_upfront_rate")).to_contain_text(_(FEE_CAP_REASON).split("{")[0])
+        expect(page.locator("#e-fees_upfront_rate")).to_contain_text("24 %")
+        expect(page.locator("[data-field=fees_upfront_rate]")).to_have_class(re.compile("invalid"))
+        expect(page.locator("#e-rate_annual_max")).to_have_count(0)
+        if lang == "zh":  # the reasons are Chinese: no English words beside the fields
+            for shown in page.locator(".field-error").all_inner_texts():
+                assert not re.search(r"[A-Za-z]{3,}", shown.replace("LPR", "")), shown
+        _checked(visit, "product-fee-above-cap")
+        page.get_by_label(_("Upfront fee, share of the principal (%)")).fill("0.00")
         page.get_by_role("button", name=_("Save as a new version")).click()
         expect(page.locator("p.notice")).to_have_text(_(DONE_NOTICES[Done.PRODUCT_SAVED]))
         expect(page.get_by_label(_("Lowest annual rate (%)"))).to_have_value(low)
@@ -250,13 +272,14 @@ def _payout_the_bank_never_received(stack: ProcessStack, n: int) -> str:
 
 def _console_messages() -> list[str]:
     """Every message id of the console: `_("...")` in its templates, `N_("...")`/`_("...")` in
-    web/console*.py, the node and column names of the policy tables."""
+    web/console*.py and web/reasons.py, the node and column names and the rules' descriptions of
+    the policy tables."""
     web = Path(__file__).resolve().parents[2] / "src" / "puhui" / "web"
     found: list[str] = []
     for template in sorted((web / "templates" / "console").glob("*.html")):
         pattern = r"""_\(\s*("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*')\s*\)"""
         found += [ast.literal_eval(m.group(1)) for m in re.finditer(pattern, template.read_text(encoding="utf-8"))]
-    for module in sorted(web.glob("console*.py")):
+    for module in [*sorted(web.glob("console*.py")), web / "reasons.py"]:  # and the domain's reasons
         for node in ast.walk(ast.parse(module.read_text(encoding="utf-8"))):
             marked = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("N_", "_")
             if marked and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
@@ -265,6 +288,7 @@ def _console_messages() -> list[str]:
         for n in json.loads(table.read_text(encoding="utf-8"))["nodes"]:
             content = n.get("content") or {}
             found += [n["name"], *(c["name"] for c in content.get("inputs", []) + content.get("outputs", []))]
+            found += [r["_description"] for r in content.get("rules", []) if r.get("_description")]
     return sorted(set(found))
 
 
@@ -274,3 +298,38 @@ def test_the_chinese_catalogue_translates_every_console_message() -> None:
     messages = _console_messages()
     assert len(messages) > 300
     assert missing(Language.ZH, messages, Domain.CONSOLE) == []
+
+
+def test_the_policys_reasons_are_in_chinese_on_chinese_pages(book: tuple[ProcessStack, str]) -> None:
+    """Over HTTP, as the staff's browser asks: the policy tables' rule descriptions (the reasons a
+    rule fires) on the policy page and in an application's rule trace are in Chinese on Chinese
+    pages, in English on English ones."""
+    stack, _loan = book
+    web = Path(__file__).resolve().parents[2] / "src" / "puhui" / "web"
+    described = {
+        r["_description"]
+        for table in (web.parent / "risk" / "policy").glob("*.json")
+        for n in json.loads(table.read_text(encoding="utf-8"))["nodes"]
+        for r in (n.get("content") or {}).get("rules", [])
+        if r.get("_description")
+    }
+    assert len(described) > 10
+    for lang in LANGUAGES:
+        _ = gettext_for(Language(lang), Domain.CONSOLE)
+        with httpx.Client(base_url=stack.base, timeout=30, cookies={"puhui_lang": lang}) as c:
+            signed = c.post("/console/login", data={"username": "admin", "password": "demo", "next": "/console"})
+            assert signed.status_code == 303, signed.text
+            policy = html.unescape(c.get("/console/policy").text)
+            borrower = re.search(r'href="(/console/borrowers/[0-9a-f-]{36})"', c.get("/console/borrowers").text)
+            assert borrower is not None, "the module's borrower is listed"
+            application = re.search(r'href="(/console/applications/[0-9a-f-]{36})"', c.get(borrower.group(1)).text)
+            assert application is not None, "the module's borrower applied"
+            trace = html.unescape(c.get(application.group(1)).text)
+        for text in described:  # each rule's description beside its id, in the page's language
+            assert f'<span class="muted">{_(text)}</span>' in policy, text
+            if lang == "zh":
+                assert f'<span class="muted">{text}</span>' not in policy, text
+        traced = [text for text in described if _(text) in trace]
+        assert traced, "the trace names the rules that fired, with their reasons"
+        if lang == "zh":
+            assert not [text for text in described if f"— {text}" in trace]

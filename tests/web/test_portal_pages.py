@@ -33,7 +33,7 @@ def portal_messages() -> set[str]:
         for _line, _func, message in env.extract_translations(template.read_text(), gettext_functions=("_",)):
             if isinstance(message, str):
                 found.add(message)
-    for module in WEB.glob("portal*.py"):
+    for module in [*WEB.glob("portal*.py"), WEB / "reasons.py"]:  # and the domain's reasons it shows
         for node in ast.walk(ast.parse(module.read_text())):
             called = isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("_", "N_")
             if called and node.args and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):

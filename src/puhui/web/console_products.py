@@ -13,6 +13,7 @@ from puhui.domain.apr import HUNDRED
 from puhui.domain.errors import DomainValidationError
 from puhui.domain.products import LoanProduct
 from puhui.money import format_amount
+from puhui.web import reasons
 from puhui.web.console_support import FormProblem
 from puhui.web.console_views import N_
 
@@ -105,7 +106,7 @@ def errors(exc: FormProblem | DomainValidationError, _: Callable[[str], str]) ->
     if isinstance(exc, FormProblem):
         pairs = [(key, _(message)) for key, message in exc.problems]
     else:
-        pairs = [(p.path.replace(".", "_"), p.message) for p in exc.problems]
+        pairs = [(p.path.replace(".", "_"), reasons.reason(p.message, _)) for p in exc.problems]
     for key, message in pairs:
         found.setdefault(key if key in LABELS else "", []).append(message)
     return found

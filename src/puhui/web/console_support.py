@@ -32,6 +32,7 @@ from puhui.services import fraud, monitoring, reports, reviews
 from puhui.services.auth import AuthError, RateLimited
 from puhui.services.borrowers import Conflict, Forbidden, NotFound
 from puhui.web import console_views as views
+from puhui.web import reasons
 from puhui.web.console_views import N_
 from puhui.web.i18n import Domain, gettext_for
 from puhui.web.render import language_of, render
@@ -241,6 +242,7 @@ def page(
         label=views.label,
         when=views.when,
         pick=views.chooser(lang),
+        reason=lambda text: reasons.reason(str(text), _),  # a service's or a model's English, where known
         may_act=lambda action: may_act(who, Action(action)),
         **context,
     )
@@ -310,7 +312,8 @@ LOCKED_OUT = N_(
 
 
 def describe(exc: Exception, _: Callable[[str], str]) -> Problem:
-    """A refusal in the reader's language; fields as the service named them."""
+    """A refusal in the reader's language; fields as the service named them, each reason in the
+    reader's language where it is a known one (`puhui.web.reasons`)."""
     fields = _fields(exc, _)
     known: list[tuple[type[Exception], int, str]] = [
         (reviews.MakerCheckerConflict, 409, MAKER_CHECKER),
@@ -330,7 +333,7 @@ def describe(exc: Exception, _: Callable[[str], str]) -> Problem:
         if isinstance(exc, kind):
             return Problem(status, _(message), fields)
     if isinstance(exc, Conflict | LedgerError):
-        return Problem(409, f"{_('This cannot be done now:')} {exc}", fields)
+        return Problem(409, f"{_('This cannot be done now:')} {reasons.reason(str(exc), _)}", fields)
     raise exc
 
 
@@ -341,13 +344,13 @@ def _fields(exc: Exception, _: Callable[[str], str]) -> list[tuple[str, str]]:
     if isinstance(exc, FormProblem):
         return [(name(path), _(message)) for path, message in exc.problems]
     if isinstance(exc, DomainValidationError):
-        return [(name(p.path), p.message) for p in exc.problems]
+        return [(name(p.path), reasons.reason(p.message, _)) for p in exc.problems]
     if isinstance(exc, RateCapExceeded):
-        return [(name("apr"), f.message) for f in exc.findings]
+        return [(name("apr"), reasons.reason(f.message, _)) for f in exc.findings]
     if isinstance(exc, ScheduleError):
-        return [(name(exc.field), exc.reason)]
+        return [(name(exc.field), reasons.reason(exc.reason, _))]
     if isinstance(exc, MoneyError):
-        return [(name("amount"), str(exc))]
+        return [(name("amount"), reasons.reason(str(exc), _))]
     if isinstance(exc, Conflict) and exc.field:
         return []
     return []

@@ -19,7 +19,7 @@ from typing import Any
 from puhui.clock import CHINA_TZ, as_utc
 from puhui.domain.access import Role
 from puhui.domain.accrual import RiskClass
-from puhui.domain.borrowers import SizeClass
+from puhui.domain.borrowers import Sector, SizeClass
 from puhui.domain.enums import BorrowerKind, LenderType, LoanPurpose, RepaymentMethod
 from puhui.domain.ledger import CHART, TransferCode
 from puhui.domain.servicing import InstallmentStatus, LoanStatus, ScheduleChangeKind
@@ -66,6 +66,24 @@ BORROWER_KIND = {
     BorrowerKind.INDIVIDUAL: N_("Individual"),
     BorrowerKind.INDIVIDUAL_BUSINESS: N_("Individual business"),
     BorrowerKind.ENTERPRISE: N_("Enterprise"),
+}
+SECTOR = {  # the 2011 size standard's sectors
+    Sector.AGRICULTURE: N_("Agriculture"),
+    Sector.INDUSTRY: N_("Industry (manufacturing)"),
+    Sector.CONSTRUCTION: N_("Construction"),
+    Sector.WHOLESALE: N_("Wholesale"),
+    Sector.RETAIL: N_("Retail"),
+    Sector.TRANSPORT: N_("Transport"),
+    Sector.WAREHOUSING: N_("Warehousing"),
+    Sector.POSTAL: N_("Postal and courier"),
+    Sector.ACCOMMODATION: N_("Accommodation"),
+    Sector.CATERING: N_("Catering"),
+    Sector.ICT: N_("Information transmission"),
+    Sector.SOFTWARE: N_("Software and IT services"),
+    Sector.REAL_ESTATE: N_("Real estate development"),
+    Sector.PROPERTY_MANAGEMENT: N_("Property management"),
+    Sector.LEASING_BUSINESS_SERVICES: N_("Leasing and business services"),
+    Sector.OTHER: N_("Other"),
 }
 SIZE_CLASS = {
     SizeClass.MICRO: N_("Micro"),
