@@ -49,6 +49,7 @@ from puhui.risk.fraud import Finding, device_findings
 from puhui.risk.model import CreditModel, load_model
 from puhui.services import fraud
 from puhui.services.borrowers import ID_CONTEXT, Conflict, NotFound, check_owner, owned_borrower
+from puhui.services.retention import ERASED
 from puhui.services.risk_data import DataVersion, consented_frames, consents_and_data_version, data_version
 
 DEMO_MODEL_DIR = Path(__file__).resolve().parents[1] / "risk" / "models" / "demo"
@@ -84,7 +85,7 @@ class Assessed:
 
 def _applicant(container: Container, borrower: Any, today: date) -> Applicant:
     kind = BorrowerKind(borrower.kind)
-    if borrower.anonymised_on is not None:  # its identifiers are tombstones (services/retention.py)
+    if borrower.id_number_enc == ERASED:  # anonymised: its identifiers are tombstones (services/retention.py)
         raise Conflict(f"borrower {borrower.id} was anonymised at the end of its retention period", "borrower_id")
     age = None
     if kind is not BorrowerKind.ENTERPRISE:  # a resident ID carries the birth date
