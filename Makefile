@@ -64,11 +64,13 @@ test: lint typecheck
 	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 ## make reliability: the long runs behind RELIABILITY.md: Schemathesis with 100 examples per operation
-## (SQLite and PostgreSQL), the access matrix, the personal-data canaries, and the ledger state machine
-## at 200 examples x 50 steps, 100 rounds of 50 concurrent duplicates on PostgreSQL, 100 SIGKILLs
-## during 1,000 payouts; Schemathesis status tallies in var/reliability
+## and 300 stateful scenarios of up to 20 linked calls (SQLite and PostgreSQL), the access matrix, the
+## personal-data canaries, and the ledger state machine at 200 examples x 50 steps, 100 rounds of 50
+## concurrent duplicates on PostgreSQL, 100 SIGKILLs during 1,000 payouts; Schemathesis status tallies
+## (and the links the stateful run followed) in var/reliability
 reliability: install
-	PUHUI_SCHEMATHESIS_EXAMPLES=100 PUHUI_SCHEMATHESIS_REPORT=var/reliability \
+	PUHUI_SCHEMATHESIS_EXAMPLES=100 PUHUI_SCHEMATHESIS_SCENARIOS=300 PUHUI_SCHEMATHESIS_STEPS=20 \
+	PUHUI_SCHEMATHESIS_REPORT=var/reliability \
 	PUHUI_LEDGER_SM_EXAMPLES=200 PUHUI_LEDGER_SM_STEPS=50 PUHUI_CONCURRENCY_ROUNDS=100 \
 	PUHUI_CRASH_LOANS=1000 PUHUI_CRASH_KILLS=100 \
 	    $(BIN)/python -m pytest tests/reliability tests/integration/test_ledger_state_machine.py \

@@ -29,3 +29,19 @@ def test_a_nul_character_in_text_is_bad_input_not_a_server_error(world: World) -
         assert r.status_code == 422 and "NUL" in r.json()["error"]["message"]
     else:
         assert r.status_code == 201  # SQLite stores it
+
+
+def test_an_end_of_day_request_catches_up_a_month_at_most(world: World) -> None:
+    """The stateful run closed a day in the year 86, then asked for a date years later: one request
+    ran thousands of days and timed out. Over HTTP a request closes at most 31 missed days."""
+    from datetime import date, timedelta
+
+    ops = world.tokens["ops"]
+    today = date.fromisoformat(world.client.get("/v1/eod", headers=ops).json()["business_date"])
+    first = today - timedelta(days=40)
+    assert world.client.post("/v1/eod", json={"business_date": first.isoformat()}, headers=ops).status_code == 200
+    late = world.client.post("/v1/eod", json={"business_date": today.isoformat()}, headers=ops)
+    assert late.status_code == 422, late.text
+    assert late.json()["error"]["fields"][0]["path"] == "business_date" and "puhui eod" in late.text
+    month = (first + timedelta(days=31)).isoformat()
+    assert world.client.post("/v1/eod", json={"business_date": month}, headers=ops).status_code == 200

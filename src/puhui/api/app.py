@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from puhui import __version__
-from puhui.api import errors, limits
+from puhui.api import errors, limits, links
 from puhui.api.routes import (
     applications,
     auth,
@@ -64,6 +64,7 @@ def create_app(container: Container) -> FastAPI:
     for page_router in (web_portal.router, web_console.router):
         app.include_router(page_router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    links.install(app)  # /openapi.json says which response ids feed which requests
     return app
 
 

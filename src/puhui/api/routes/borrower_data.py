@@ -25,7 +25,9 @@ _BODY_DOC: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
-            "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
+            # any array: each row is checked against its source's schema, and a row that fails (an
+            # object with bad fields, or not an object at all) comes back in `rejected`, not as a 422
+            "application/json": {"schema": {"type": "array", "items": {"description": "a row of the source's schema"}}},
             "text/csv": {"schema": {"type": "string"}},
             "application/vnd.apache.parquet": {"schema": {"type": "string", "format": "binary"}},
         },

@@ -24,7 +24,7 @@ class EodIn(BaseModel):
 
 @router.post("", responses=ERROR_RESPONSES)
 def run(body: EodIn, container: ContainerDep, _: Operations) -> dict[str, Any]:
-    result = eod.run_eod(container, body.business_date)
+    result = eod.run_eod(container, body.business_date, max_days=eod.HTTP_CATCH_UP_DAYS)
     return {
         "business_date": result.business_date.isoformat(),
         "already_done": result.already_done,
