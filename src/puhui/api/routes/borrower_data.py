@@ -13,6 +13,7 @@ from puhui.api.deps import ContainerDep, CurrentPrincipal
 from puhui.api.errors import ApiError
 from puhui.api.limits import MAX_UPLOAD_BYTES
 from puhui.api.schemas.common import ERROR_RESPONSES, ErrorBody
+from puhui.api.schemas.risk import UploadOut
 from puhui.risk.data.formats import FormatProblem, InputFormat, parse_rows
 from puhui.risk.data.schemas import Source
 from puhui.services import risk_data
@@ -53,6 +54,7 @@ UPLOAD_RESPONSES: dict[int | str, dict[str, Any]] = {
 @router.post(
     "/{borrower_id}/data/{source}",
     status_code=202,
+    response_model=UploadOut,  # documents the body; the route writes it itself
     responses=UPLOAD_RESPONSES,
     openapi_extra=_BODY_DOC,
 )

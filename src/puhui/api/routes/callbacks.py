@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from puhui.adapters.bank.signing import SIGNATURE_HEADER, verify
 from puhui.api.deps import ContainerDep
 from puhui.api.errors import ApiError
+from puhui.api.schemas.operations import CallbackOut
 from puhui.bootstrap import Container
 from puhui.domain.access import Principal, Role, SubjectKind
 from puhui.money import MoneyError, parse_amount, to_minor
@@ -22,7 +23,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1/callbacks", tags=["callbacks"])
 
 
-@router.post("/bank")
+@router.post("/bank", response_model=CallbackOut, response_model_exclude_unset=True)
 async def bank_callback(request: Request, container: ContainerDep) -> dict[str, str]:
     body = await request.body()
     if not verify(container.settings.bank_secret, body, request.headers.get(SIGNATURE_HEADER)):

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from puhui.api.deps import ContainerDep, require_roles
 from puhui.api.schemas.common import ERROR_RESPONSES
+from puhui.api.schemas.operations import EodRunOut, EodRunsOut
 from puhui.domain.access import Principal, Role
 from puhui.services import eod
 
@@ -22,7 +23,7 @@ class EodIn(BaseModel):
     business_date: date
 
 
-@router.post("", responses=ERROR_RESPONSES)
+@router.post("", response_model=EodRunOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES)
 def run(body: EodIn, container: ContainerDep, _: Operations) -> dict[str, Any]:
     result = eod.run_eod(container, body.business_date, max_days=eod.HTTP_CATCH_UP_DAYS)
     return {
@@ -33,6 +34,6 @@ def run(body: EodIn, container: ContainerDep, _: Operations) -> dict[str, Any]:
     }
 
 
-@router.get("", responses=ERROR_RESPONSES)
+@router.get("", response_model=EodRunsOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES)
 def runs(container: ContainerDep, _: Operations) -> dict[str, Any]:
     return {"runs": eod.recent_runs(container), "business_date": container.clock.business_date().isoformat()}

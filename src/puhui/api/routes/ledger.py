@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query
 
 from puhui.api.deps import ContainerDep, require_roles
 from puhui.api.schemas.common import ERROR_RESPONSES
+from puhui.api.schemas.operations import TrialBalanceOut
 from puhui.domain.access import Principal, Role
 from puhui.domain.ledger import CHART
 from puhui.money import format_amount, from_minor
@@ -22,7 +23,9 @@ def _amount(minor: int) -> str:
     return format_amount(from_minor(minor))
 
 
-@router.get("/trial-balance", responses=ERROR_RESPONSES)
+@router.get(
+    "/trial-balance", response_model=TrialBalanceOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES
+)
 def trial_balance(
     container: ContainerDep,
     _: Accounting,

@@ -15,6 +15,15 @@ from puhui.adapters.db.tables import disbursements, loans
 from puhui.api.deps import ContainerDep, CurrentPrincipal
 from puhui.api.errors import ApiError
 from puhui.api.schemas.common import ERROR_RESPONSES, AmountIn, PageLimit, PageOffset
+from puhui.api.schemas.loans import (
+    LoanDetailOut,
+    LoanListOut,
+    LoanOut,
+    PayoffOut,
+    RepaymentOut,
+    ScheduleOut,
+    TransactionsOut,
+)
 from puhui.domain.access import SubjectKind
 from puhui.domain.servicing import LoanStatus, PrepaymentChoice
 from puhui.money import format_amount, from_minor, to_minor
@@ -73,7 +82,7 @@ class RepaymentIn(BaseModel):
     channel_reference: str | None = Field(default=None, min_length=1, max_length=100)
 
 
-@router.post("/{loan_id}/repayments", status_code=201, responses=ERROR_RESPONSES)
+@router.post("/{loan_id}/repayments", status_code=201, response_model=RepaymentOut, responses=ERROR_RESPONSES)
 def repay(
     loan_id: str,
     body: RepaymentIn,
@@ -105,7 +114,9 @@ class RestructureIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-@router.post("/{loan_id}/restructure", responses=ERROR_RESPONSES)
+@router.post(
+    "/{loan_id}/restructure", response_model=LoanOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES
+)
 def restructure(loan_id: str, body: RestructureIn, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
     return servicing.restructure(container, loan_id, body.term_months, body.reason, caller)
 
@@ -115,12 +126,14 @@ class WriteOffIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-@router.post("/{loan_id}/write-off", responses=ERROR_RESPONSES)
+@router.post(
+    "/{loan_id}/write-off", response_model=LoanOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES
+)
 def write_off(loan_id: str, body: WriteOffIn, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
     return servicing.write_off(container, loan_id, body.reason, caller)
 
 
-@router.get("", responses=ERROR_RESPONSES)
+@router.get("", response_model=LoanListOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES)
 def list_loans(
     container: ContainerDep,
     caller: CurrentPrincipal,
@@ -132,7 +145,7 @@ def list_loans(
     return servicing.list_loans(container, caller, status.value if status else None, limit, offset)
 
 
-@router.get("/{loan_id}/payoff", responses=ERROR_RESPONSES)
+@router.get("/{loan_id}/payoff", response_model=PayoffOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES)
 def payoff(
     loan_id: str,
     container: ContainerDep,
@@ -142,7 +155,9 @@ def payoff(
     return servicing.payoff_quote(container, loan_id, on, caller)
 
 
-@router.get("/{loan_id}/schedule", responses=ERROR_RESPONSES)
+@router.get(
+    "/{loan_id}/schedule", response_model=ScheduleOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES
+)
 def schedule(loan_id: str, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
     def work(conn: Connection) -> dict[str, Any]:
         owned_row(conn, loans, loan_id, caller, "loan")
@@ -151,7 +166,12 @@ def schedule(loan_id: str, container: ContainerDep, caller: CurrentPrincipal) ->
     return dict(container.db.read(work))
 
 
-@router.get("/{loan_id}/transactions", responses=ERROR_RESPONSES)
+@router.get(
+    "/{loan_id}/transactions",
+    response_model=TransactionsOut,
+    response_model_exclude_unset=True,
+    responses=ERROR_RESPONSES,
+)
 def transactions(loan_id: str, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
     def work(conn: Connection) -> dict[str, Any]:
         owned_row(conn, loans, loan_id, caller, "loan")
@@ -160,7 +180,7 @@ def transactions(loan_id: str, container: ContainerDep, caller: CurrentPrincipal
     return dict(container.db.read(work))
 
 
-@router.get("/{loan_id}", responses=ERROR_RESPONSES)
+@router.get("/{loan_id}", response_model=LoanDetailOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES)
 def get_loan(loan_id: str, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
     def work(conn: Connection) -> dict[str, Any]:
         owned_row(conn, loans, loan_id, caller, "loan")

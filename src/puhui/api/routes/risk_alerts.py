@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from puhui.api.deps import ContainerDep, CurrentPrincipal
 from puhui.api.schemas.common import ERROR_RESPONSES, PageLimit, PageOffset
+from puhui.api.schemas.risk import AlertOut, AlertsOut, FlaggedOut
 from puhui.services import fraud
 
 router = APIRouter(prefix="/v1/risk", tags=["risk alerts"])
@@ -25,7 +26,7 @@ class FlagIn(BaseModel):
     reason: str = Field(min_length=1, max_length=500)
 
 
-@router.get("/alerts", responses=ERROR_RESPONSES)
+@router.get("/alerts", response_model=AlertsOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES)
 def alerts(
     container: ContainerDep,
     caller: CurrentPrincipal,
@@ -37,12 +38,20 @@ def alerts(
     return {"alerts": fraud.list_alerts(container, caller, status, limit, offset)}
 
 
-@router.post("/alerts/{alert_id}/resolve", responses=ERROR_RESPONSES)
+@router.post(
+    "/alerts/{alert_id}/resolve", response_model=AlertOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES
+)
 def resolve(alert_id: str, body: ResolveIn, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
     return fraud.resolve_alert(container, alert_id, body.resolution, caller)
 
 
-@router.post("/flagged-accounts", status_code=201, responses=ERROR_RESPONSES)
+@router.post(
+    "/flagged-accounts",
+    status_code=201,
+    response_model=FlaggedOut,
+    response_model_exclude_unset=True,
+    responses=ERROR_RESPONSES,
+)
 def flag(body: FlagIn, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
     """A payout to a flagged account is intercepted (risk, admin)."""
     return fraud.flag_account(container, body.account_number, body.reason, caller)

@@ -12,6 +12,7 @@ from starlette.concurrency import run_in_threadpool
 
 from puhui.api.deps import ContainerDep, CredentialsDep, CurrentPrincipal, authenticate
 from puhui.api.schemas.common import ERROR_RESPONSES, AmountIn
+from puhui.api.schemas.risk import MonitoringOut, ReplayOut, RiskDecisionOut
 from puhui.services import decisions, monitoring
 
 router = APIRouter(prefix="/v1/risk", tags=["risk decisions"])
@@ -25,7 +26,8 @@ class PreApprovalIn(BaseModel):
     term_months: int = Field(ge=1, le=360)
 
 
-@router.post("/decisions", status_code=201, responses=ERROR_RESPONSES, response_model=dict[str, Any])
+# the model documents the body; the route writes the body itself (orjson, below)
+@router.post("/decisions", status_code=201, responses=ERROR_RESPONSES, response_model=RiskDecisionOut)
 async def pre_approve(body: PreApprovalIn, container: ContainerDep, credentials: CredentialsDep) -> Response:
     """`{outcome, credit_limit, approved_amount, annual_rate, apr, pd, score, reasons, factors,
     model_version, policy_version}`; 409 without the borrower's `credit_assessment` consent.
@@ -44,18 +46,28 @@ async def pre_approve(body: PreApprovalIn, container: ContainerDep, credentials:
     return Response(await run_in_threadpool(work), status_code=201, media_type="application/json")
 
 
-@router.get("/decisions/{decision_id}", responses=ERROR_RESPONSES)
+@router.get(
+    "/decisions/{decision_id}",
+    response_model=RiskDecisionOut,
+    response_model_exclude_unset=True,
+    responses=ERROR_RESPONSES,
+)
 def get_decision(decision_id: str, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
     return decisions.get_decision(container, decision_id, caller)
 
 
-@router.post("/decisions/{decision_id}/replay", responses=ERROR_RESPONSES)
+@router.post(
+    "/decisions/{decision_id}/replay",
+    response_model=ReplayOut,
+    response_model_exclude_unset=True,
+    responses=ERROR_RESPONSES,
+)
 def replay(decision_id: str, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
     """Decide again from the stored inputs: `{same_result, same_versions, stored, replayed}`."""
     return decisions.replay(container, decision_id, caller)
 
 
-@router.get("/monitoring", responses=ERROR_RESPONSES)
+@router.get("/monitoring", response_model=MonitoringOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES)
 def monitor(
     container: ContainerDep, caller: CurrentPrincipal, days: Annotated[int, Query(ge=1, le=730)] = 90
 ) -> dict[str, Any]:

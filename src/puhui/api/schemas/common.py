@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Query
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, PlainSerializer, WithJsonSchema
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PlainSerializer, WithJsonSchema
 
 from puhui.clock import as_utc
 from puhui.money import MoneyError, format_amount, parse_amount, parse_rate
@@ -87,3 +87,24 @@ def json_errors(responses: dict[int | str, dict[str, Any]]) -> dict[int | str, d
         status: {"description": r["description"], "content": {"application/json": {"schema": ref}}}
         for status, r in responses.items()
     }
+
+
+# --- response bodies that services build as dicts ----------------------------------------------
+# The routes declare these with `response_model_exclude_unset=True`: the JSON is the dict the
+# service built, key for key (a key it leaves out stays out; a key the model does not name yet is
+# passed on, never dropped), and every declared field is checked for its type on the way out.
+
+
+class Passthrough(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+def _moment(value: Any) -> Any:
+    return as_utc(value).isoformat() if isinstance(value, datetime) else value
+
+
+AmountStr = Annotated[str, Field(pattern=r"^-?\d+\.\d{2}$", examples=["12000.00"])]
+# a moment as the services hand it over, written as Python writes it (`+00:00`), with its offset
+# also on SQLite (which hands datetimes back naive, stored in UTC)
+Moment = Annotated[str, BeforeValidator(_moment), WithJsonSchema({"type": "string", "format": "date-time"})]
+Number = int | float  # an integer stays one in the JSON (0, not 0.0)
