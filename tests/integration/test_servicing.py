@@ -10,22 +10,23 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from puhui.adapters.db import ledger_repository
 from puhui.adapters.db.database import Database
-from puhui.adapters.db.tables import installments, loan_servicing
+from puhui.adapters.db.tables import installments, loan_servicing, risk_class_changes
 from puhui.bootstrap import Container, prepare, seed_demo_capital
 from puhui.clock import FixedClock
 from puhui.config import load_settings
 from puhui.domain.access import Principal, Role, SubjectKind
+from puhui.domain.accrual import CURE_REASON, RiskClass, class_floor, cure_upgrade
 from puhui.domain.borrowers import Sector
 from puhui.domain.enums import BorrowerKind
 from puhui.domain.ledger import AccountCode, AccountKey, AccountType
 from puhui.domain.postings import loan_account
 from puhui.domain.servicing import PrepaymentChoice, accrued_target
 from puhui.money import to_minor
-from puhui.services import seeding, servicing
+from puhui.services import reports, seeding, servicing
 from puhui.services.accounting import get_trial_balance
 from puhui.services.borrowers import Conflict
 from puhui.services.eod import run_eod
@@ -272,3 +273,86 @@ def test_restructure_then_write_off_then_recovery(book: tuple[Container, FixedCl
     recovered = _pay(container, loan_id, Decimal("1000.00"), "recovery-1")
     assert recovered["kind"] == "recovery"
     _assert_books_agree(container, [loan_id])
+
+
+def test_a_cured_loan_is_upgraded_after_the_observation_period_with_the_reason_recorded(
+    book: tuple[Container, FixedClock],
+) -> None:
+    """关注 -> 正常 by the end of day (domain/accrual.cure_upgrade): a loan paid ten days late once,
+    then on time, is upgraded the day its observation period ends, the reason and the day it was
+    brought current recorded; one late again starts its observation again; a restructured loan
+    never is (its own observation period). The nightly SQL agrees with the domain's rule."""
+    container, clock = book
+    once, twice, restructured = (
+        seeding.book_active_loan(container, _enterprise(container, n), "PH-EI", Decimal("120000.00"), 12)
+        for n in (11, 12, 13)
+    )
+    late = {once: {1: 10}, twice: {1: 10, 3: 5}, restructured: {1: 99}}  # installment -> days late
+    paid = {loan_id: 0 for loan_id in late}
+    upgraded_on: dict[str, date] = {}
+    for _ in range(200):
+        today = clock.business_date()
+        for loan_id, lags in late.items():
+            s = _state(container, loan_id)
+            owed = Decimal(servicing.payoff_quote(container, loan_id, None, OPS)["due_now"])
+            n = paid[loan_id] + 1
+            on_time = s.next_due_date == today or int(s.dpd) > 0
+            if owed > 0 and (int(s.dpd) >= lags[n] if n in lags else on_time):
+                _pay(container, loan_id, owed, f"pay-{loan_id}-{today}")
+                paid[loan_id] += 1
+        if today == date(2026, 3, 27):  # 40 days overdue: the term is extended, then it pays on time
+            servicing.restructure(container, restructured, 12, "cash-flow shock; term extended", OFFICER)
+            late[restructured] = {}
+        before = {loan_id: _state(container, loan_id) for loan_id in late}
+        run_eod(container, today)
+        for loan_id, was in before.items():
+            now = _state(container, loan_id)
+            since = _paid_since(container, loan_id, now.current_since, today)
+            expected, reason = cure_upgrade(
+                RiskClass(max(int(was.risk_class), int(class_floor(int(now.dpd))))),
+                int(now.dpd),
+                now.current_since,
+                since,
+                today,
+                restructured=loan_id == restructured and today >= date(2026, 3, 27),
+            )
+            assert int(now.risk_class) == int(expected), (loan_id, today)  # the SQL does what the domain says
+            if reason and loan_id not in upgraded_on:
+                upgraded_on[loan_id] = today
+        clock.set_date(today + timedelta(days=1))
+
+    # the first installment (due 2026-02-15) paid when ten days overdue, on 02-26; then 3/15 and
+    # 4/15 on time: two months and two installments after it was brought current
+    assert upgraded_on[once] == date(2026, 4, 26)
+    # late again on the installment of 2026-04-15 (paid 04-21): observed again from there
+    assert upgraded_on[twice] == date(2026, 6, 21)
+    assert restructured not in upgraded_on and _state(container, restructured).risk_class == RiskClass.SPECIAL_MENTION
+    changes = container.db.read(
+        lambda c: {r.loan_id: r for r in c.execute(select(risk_class_changes).order_by(risk_class_changes.c.loan_id))}
+    )
+    assert set(changes) == {once, twice}
+    assert changes[once].business_date == date(2026, 4, 26) and changes[once].current_since == date(2026, 2, 26)
+    assert changes[twice].current_since == date(2026, 4, 21)
+    assert (changes[once].from_class, changes[once].to_class) == (RiskClass.SPECIAL_MENTION, RiskClass.NORMAL)
+    assert changes[once].reason == CURE_REASON and changes[once].actor == "eod"
+    events = container.db.read(lambda c: reports.loan_events(c, once))  # the console's loan history shows it
+    upgrade = [e for e in events if e.kind is reports.LoanEventKind.CLASS_UPGRADED]
+    assert [(e.on, int(e.detail), e.reason) for e in upgrade] == [(date(2026, 4, 26), RiskClass.NORMAL, CURE_REASON)]
+    _assert_books_agree(container, list(late))
+
+
+def _paid_since(container: Container, loan_id: str, since: date | None, today: date) -> int:
+    if since is None:
+        return 0
+    return int(
+        container.db.read(
+            lambda c: c.execute(
+                select(func.count()).where(
+                    installments.c.loan_id == loan_id,
+                    installments.c.status == "paid",
+                    installments.c.due_date > since,
+                    installments.c.due_date <= today,
+                )
+            ).scalar_one()
+        )
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -10,10 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from puhui.domain.accrual import (
+    CURE_OBSERVATION_MONTHS,
+    CURE_OBSERVATION_PERIODS,
+    CURE_REASON,
     RiskClass,
     Stage,
     class_floor,
     classify,
+    cure_observed_from,
+    cure_upgrade,
     interest_to_post,
     penalty_rate,
     required_provision,
@@ -100,6 +106,25 @@ def test_upgrading_a_class_needs_a_reason() -> None:
     assert classify(0, RiskClass.SUBSTANDARD, upgrade_reason="cured for 6 months") is RiskClass.NORMAL
     assert classify(100, RiskClass.NORMAL) is RiskClass.SUBSTANDARD
     assert RiskClass.SUBSTANDARD.is_npl and not RiskClass.SPECIAL_MENTION.is_npl
+
+
+TODAY = date(2026, 11, 21)
+CURED_LONG_AGO = cure_observed_from(TODAY)  # brought current exactly the observation period ago
+
+
+def test_a_cured_loan_kept_current_for_the_observation_period_is_upgraded_with_the_reason() -> None:
+    assert date(2026, 11 - CURE_OBSERVATION_MONTHS, 21) == CURED_LONG_AGO
+    sm = RiskClass.SPECIAL_MENTION
+    assert cure_upgrade(sm, 0, CURED_LONG_AGO, CURE_OBSERVATION_PERIODS, TODAY) == (RiskClass.NORMAL, CURE_REASON)
+    # not yet: brought current a day too late, too few installments since, overdue again
+    assert cure_upgrade(sm, 0, CURED_LONG_AGO + timedelta(days=1), 9, TODAY) == (sm, None)
+    assert cure_upgrade(sm, 0, CURED_LONG_AGO, CURE_OBSERVATION_PERIODS - 1, TODAY) == (sm, None)
+    assert cure_upgrade(sm, 3, None, 9, TODAY) == (sm, None)
+    # never by the nightly run: a restructured loan, a non-performing one (a credit officer decides)
+    assert cure_upgrade(sm, 0, CURED_LONG_AGO, 9, TODAY, restructured=True) == (sm, None)
+    npl = RiskClass.SUBSTANDARD
+    assert cure_upgrade(npl, 0, CURED_LONG_AGO, 9, TODAY) == (npl, None)
+    assert cure_upgrade(RiskClass.NORMAL, 0, None, 0, TODAY) == (RiskClass.NORMAL, None)
 
 
 def test_ifrs9_stages() -> None:

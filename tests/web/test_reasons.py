@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from puhui.domain.accrual import CURE_REASON
 from puhui.domain.caps import ExposureRequest, check_borrower_limits
 from puhui.domain.enums import BorrowerKind, LenderType, LoanPurpose, RepaymentMethod
 from puhui.domain.errors import DomainValidationError, FieldProblem
@@ -131,6 +132,10 @@ def test_the_consoles_refusals_name_the_field_and_say_why_in_chinese() -> None:
     conflict = describe(Conflict("the end of day for 2026-11-22 is already running or done", "business_date"), ZH)
     assert conflict.status == 409 and "2026-11-22" in conflict.message
     assert not ENGLISH.search(conflict.message), conflict.message
+
+
+def test_the_reason_of_an_upgrade_reads_in_chinese() -> None:
+    _chinese(CURE_REASON)
 
 
 def test_an_unknown_reason_stays_as_it_is() -> None:

@@ -13,7 +13,9 @@ Order for date D (one transaction, so a day is all-or-nothing):
    each billed loan's receivable accounts (one transfer each, an entry per loan), billed amounts
    move from "accrued"/"not due" to "due", the next installment becomes the current period;
 5. days past due, the five-category class (never better than the DPD floor, never upgraded
-   without a recorded reason) and the IFRS 9 stage;
+   without a recorded reason: 关注 -> 正常 once a loan is cured and kept current for the
+   observation period, domain/accrual.cure_upgrade, each upgrade recorded in risk_class_changes)
+   and the IFRS 9 stage;
 6. provisions: each loan's required general + specific reserve; the book-wide change is posted.
 
 Integer rounding half-up is (2n + d) / (2d) over non-negative integers, the same as
@@ -29,10 +31,17 @@ from datetime import UTC, date, datetime
 from sqlalchemy import Connection, text
 
 from puhui.adapters.db import ledger_repository
-from puhui.domain.accrual import DEFAULT_PROVISIONS, ProvisionTable, RiskClass
+from puhui.domain.accrual import (
+    CURE_OBSERVATION_PERIODS,
+    CURE_REASON,
+    DEFAULT_PROVISIONS,
+    ProvisionTable,
+    RiskClass,
+    cure_observed_from,
+)
 from puhui.domain.ledger import AccountCode, AccountKey, Side, TransferCode
 from puhui.domain.postings import accrual, provision_change
-from puhui.domain.servicing import PPM
+from puhui.domain.servicing import PPM, ScheduleChangeKind
 from puhui.money import rate_ppm
 from puhui.services.accounting import post_in
 
@@ -47,6 +56,7 @@ class DaySummary:
     installments_billed: int = 0
     fees_billed_minor: int = 0
     loans_overdue: int = 0
+    loans_upgraded: int = 0
     provision_change_minor: int = 0
 
     def as_dict(self) -> dict[str, object]:
@@ -212,11 +222,13 @@ def run_day(conn: Connection, d: date, provisions: ProvisionTable = DEFAULT_PROV
           dpd = {dpd},
           max_dpd = {q.greatest("max_dpd", dpd)},
           risk_class = {q.greatest("risk_class", floor)},
-          stage = CASE WHEN {dpd} > 90 THEN 3 WHEN {dpd} > 30 THEN 2 ELSE 1 END
+          stage = CASE WHEN {dpd} > 90 THEN 3 WHEN {dpd} > 30 THEN 2 ELSE 1 END,
+          current_since = CASE WHEN {dpd} > 0 THEN NULL ELSE current_since END
         WHERE status = 'active' AND (overdue_since IS NOT NULL OR dpd <> 0)"""
         ),
         p,
     )
+    upgraded = _upgrade_cured(conn, q, d)
     overdue = conn.execute(text("SELECT COUNT(*) FROM loan_servicing WHERE status = 'active' AND dpd > 0")).scalar_one()
 
     # 6. provisions: general + specific reserve on outstanding principal; closed loans release theirs
@@ -230,8 +242,46 @@ def run_day(conn: Connection, d: date, provisions: ProvisionTable = DEFAULT_PROV
         installments_billed=int(billed or 0),
         fees_billed_minor=fees_total,
         loans_overdue=int(overdue),
+        loans_upgraded=upgraded,
         provision_change_minor=provision_delta,
     )
+
+
+def _upgrade_cured(conn: Connection, q: _Sql, d: date) -> int:
+    """关注 -> 正常 for the loans cured and kept current long enough (domain/accrual.cure_upgrade,
+    the same conditions), each upgrade recorded with its reason (rule 9). Returns how many."""
+    observed = "CAST(:observed AS DATE)" if q.pg else ":observed"
+    paid_since = f"""(SELECT COUNT(*) FROM installments AS i
+        WHERE i.loan_id = s.loan_id AND i.status = 'paid' AND i.due_date > s.current_since
+          AND i.due_date <= {q.day})"""
+    restructured = f"""EXISTS (SELECT 1 FROM schedule_changes AS c
+        WHERE c.loan_id = s.loan_id AND c.kind = '{ScheduleChangeKind.RESTRUCTURE_EXTENSION.value}')"""
+    cured = (
+        f"s.status = 'active' AND s.risk_class = {int(RiskClass.SPECIAL_MENTION)} AND s.dpd = 0"
+        f" AND s.current_since IS NOT NULL AND s.current_since <= {observed}"
+        f" AND {paid_since} >= {CURE_OBSERVATION_PERIODS} AND NOT {restructured}"
+    )
+    p = {"d": d, "observed": cure_observed_from(d), "reason": CURE_REASON, "now": datetime.now(UTC)}
+    count = conn.execute(
+        text(
+            f"""
+        INSERT INTO risk_class_changes (loan_id, business_date, from_class, to_class, reason, current_since, actor,
+                                        created_at)
+        SELECT s.loan_id, {q.day}, s.risk_class, {int(RiskClass.NORMAL)}, :reason, s.current_since, 'eod', :now
+        FROM loan_servicing AS s WHERE {cured}"""
+        ),
+        p,
+    ).rowcount
+    if count:
+        conn.execute(
+            text(
+                f"""
+            UPDATE loan_servicing SET risk_class = {int(RiskClass.NORMAL)}
+            WHERE loan_id IN (SELECT loan_id FROM risk_class_changes WHERE business_date = {q.day} AND actor = 'eod')"""
+            ),
+            p,
+        )
+    return int(count or 0)
 
 
 def _provisions(conn: Connection, d: date, table: ProvisionTable) -> int:

@@ -1,5 +1,6 @@
 """Daily interest without drift, penalty interest, days past due, the five-category class
-(R-3.2, rule 9), the IFRS 9 stage (R-3.6, rule 10) and provisions (R-3.5).
+(R-3.2, rule 9) and its upgrade once a loan is cured, the IFRS 9 stage (R-3.6, rule 10) and
+provisions (R-3.5).
 
 Accrual never drifts: the amount to post on a day is round(cumulative exact accrual) minus what
 has already been posted, so a year of daily postings adds up to the rounded exact total.
@@ -8,9 +9,11 @@ has already been posted, so a year of daily postings adds up to the rounded exac
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from enum import IntEnum, StrEnum
 
+from puhui.domain.dates import add_months
 from puhui.domain.enums import DayCount
 from puhui.money import ZERO, round_money
 
@@ -73,6 +76,55 @@ def classify(dpd: int, current: RiskClass = RiskClass.NORMAL, upgrade_reason: st
     if floor >= current:
         return floor
     return floor if upgrade_reason else current
+
+
+# Upgrading a class (rule 9: only with a recorded reason; rules.md sets no observation period).
+# - 次级/可疑/损失 -> 正常 or 关注: the 2023 measures ask for the overdue amounts paid in full and normal
+#   payment for at least two consecutive repayment periods or six months, whichever is longer, plus
+#   the lender's assessment that the debtor will keep paying and no impaired asset of the debtor left
+#   [S: the measures' text as quoted at 233.com/ccbp/timu/202507/3009583138954.html; R-3.1 names the
+#   measures]. That assessment is a credit officer's judgement: the nightly run never makes it.
+# - 关注 -> 正常: the measures set no period [NF]. This lender's policy [U]: the measures' period test
+#   without the six-month floor they set for non-performing assets — nothing overdue, brought
+#   current at least CURE_OBSERVATION_MONTHS ago and CURE_OBSERVATION_PERIODS consecutive
+#   installments due and paid on time since — applied by the nightly run. Never for a restructured
+#   loan (a restructuring has its own observation period).
+CURE_OBSERVATION_MONTHS = 2
+CURE_OBSERVATION_PERIODS = 2
+CURE_REASON = (
+    "cured: the overdue amounts were paid in full, then two installments in a row were paid on time"
+    " over at least two months"
+)
+
+
+def cure_observed_from(on: date) -> date:
+    """The latest day a loan may have been brought current to be upgraded on `on`."""
+    return add_months(on, -CURE_OBSERVATION_MONTHS)
+
+
+def cure_upgrade(
+    current: RiskClass,
+    dpd: int,
+    current_since: date | None,
+    installments_paid_since: int,
+    on: date,
+    restructured: bool = False,
+) -> tuple[RiskClass, str | None]:
+    """The nightly upgrade of a cured loan: 关注 -> 正常 with CURE_REASON when nothing is overdue and
+    the loan was brought current at least CURE_OBSERVATION_MONTHS ago (`current_since`, cleared
+    whenever it falls overdue again) with at least CURE_OBSERVATION_PERIODS installments due and
+    paid since; otherwise the class stays (and its reason is None). batch/eod.py does the same in SQL."""
+    cured = (
+        current is RiskClass.SPECIAL_MENTION
+        and dpd == 0
+        and not restructured
+        and current_since is not None
+        and current_since <= cure_observed_from(on)
+        and installments_paid_since >= CURE_OBSERVATION_PERIODS
+    )
+    if not cured:
+        return current, None
+    return classify(dpd, current, CURE_REASON), CURE_REASON
 
 
 class Stage(IntEnum):

@@ -50,6 +50,7 @@ from puhui.adapters.db.tables import (
     offers,
     outbox,
     risk_alerts,
+    risk_class_changes,
     schedule_changes,
     sms_outbox,
     staff_users,
@@ -570,6 +571,7 @@ class LoanEventKind(StrEnum):
     PAYOUT_REQUESTED = "payout_requested"
     PAYOUT_RESOLVED = "payout_resolved"  # detail: the disbursement's status (posted or failed)
     SCHEDULE_CHANGED = "schedule_changed"  # detail: the change's kind
+    CLASS_UPGRADED = "class_upgraded"  # detail: the new five-category class (an int); with its reason
     CLOSED = "closed"
 
 
@@ -585,7 +587,8 @@ class LoanEvent:
 def loan_events(conn: Connection, loan_id: str) -> list[LoanEvent]:
     """The loan's status changes in date order, from where each is recorded: the signed contract,
     the payouts requested and resolved, the schedule changes (prepayments, restructurings,
-    write-off) and the closing date. One UNION ALL statement."""
+    write-off), the upgrades of its five-category class and the closing date. One UNION ALL
+    statement."""
     blank = literal("")
     parts = [
         select(
@@ -618,6 +621,13 @@ def loan_events(conn: Connection, loan_id: str) -> list[LoanEvent]:
             schedule_changes.c.reason,
             schedule_changes.c.actor,
         ).where(schedule_changes.c.loan_id == loan_id),
+        select(
+            type_coerce(risk_class_changes.c.business_date, String),
+            literal(LoanEventKind.CLASS_UPGRADED.value),
+            cast(risk_class_changes.c.to_class, String),
+            risk_class_changes.c.reason,
+            risk_class_changes.c.actor,
+        ).where(risk_class_changes.c.loan_id == loan_id),
         select(
             type_coerce(loan_servicing.c.closed_on, String),
             literal(LoanEventKind.CLOSED.value),

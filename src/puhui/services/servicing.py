@@ -440,7 +440,7 @@ def _post_repayment(
             )
         )
     conn.execute(loan_servicing.update().where(loan_servicing.c.loan_id == loan.id).values(**values))
-    _refresh_overdue(conn, loan.id, today)
+    _refresh_overdue(conn, loan.id, today, state.overdue_since is not None and state.overdue_since < today)
     conn.execute(
         repayments.insert().values(
             id=repayment_id,
@@ -537,18 +537,20 @@ def _settle_installments(conn: Connection, state: Any, plan: RepaymentPlan, toda
         )
 
 
-def _refresh_overdue(conn: Connection, loan_id: str, today: date) -> None:
+def _refresh_overdue(conn: Connection, loan_id: str, today: date, was_overdue: bool = False) -> None:
+    """The oldest unpaid billed installment after a payment; a payment that pays off what was
+    overdue brings the loan current today (`current_since`: the start of its observation for an
+    upgrade of its class, domain/accrual.cure_upgrade)."""
     oldest = conn.execute(
         select(installments.c.due_date)
         .where(and_(installments.c.loan_id == loan_id, installments.c.status == InstallmentStatus.DUE.value))
         .order_by(installments.c.due_date)
         .limit(1)
     ).scalar()
-    conn.execute(
-        loan_servicing.update()
-        .where(loan_servicing.c.loan_id == loan_id)
-        .values(overdue_since=oldest, dpd=days_past_due(oldest, today))
-    )
+    values: dict[str, Any] = {"overdue_since": oldest, "dpd": days_past_due(oldest, today)}
+    if oldest is None and was_overdue:
+        values["current_since"] = today
+    conn.execute(loan_servicing.update().where(loan_servicing.c.loan_id == loan_id).values(**values))
 
 
 def _cancel_scheduled(conn: Connection, loan_id: str) -> None:

@@ -129,6 +129,7 @@ LOAN_EVENT = {
     LoanEventKind.PAYOUT_REQUESTED: N_("Payout requested"),
     LoanEventKind.PAYOUT_RESOLVED: N_("Payout answered by the bank"),
     LoanEventKind.SCHEDULE_CHANGED: N_("Schedule changed"),
+    LoanEventKind.CLASS_UPGRADED: N_("Five-category class upgraded"),
     LoanEventKind.CLOSED: N_("Loan closed"),
 }
 PAYOUT_STATUS = {"pending": N_("Waiting for the bank"), "posted": N_("Paid out"), "failed": N_("Failed")}

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from puhui.domain.accrual import CURE_REASON
+
 Gettext = Callable[[str], str]
 
 
@@ -126,6 +128,10 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^a flag needs a recorded reason$", N_("a flag needs a recorded reason")),
         (r"^alert \S+ is already (?P<status>\w+)$", N_("this alert is already dealt with")),
         (r"^account \S+ is already flagged$", N_("this account is already flagged")),
+        # the five-category class (domain/accrual.py)
+        (rf"^{re.escape(CURE_REASON)}$",
+         N_("cured: the overdue amounts were paid in full, then two installments in a row were paid on time over "
+            "at least two months")),
         # a model's report (risk/training)
         (rf"^LightGBM is chosen only if its mean AUC beats the scorecard's by more than (?P<margin>{NUMBER})$",
          N_("LightGBM is chosen only if its mean AUC beats the scorecard's by more than {margin}")),

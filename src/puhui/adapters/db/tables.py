@@ -383,6 +383,8 @@ loan_servicing = Table(
     Column("opened_on", Date, nullable=False),
     Column("closed_on", Date, nullable=True),
     Column("last_eod_date", Date, nullable=True),
+    # the day a payment last cleared an overdue; null while overdue, and for a loan never overdue
+    Column("current_since", Date, nullable=True),
 )
 
 repayments = Table(
@@ -414,6 +416,20 @@ schedule_changes = Table(
     Column("reason", Text, nullable=False),
     Column("actor", String(100), nullable=False),
     Column("effective_on", Date, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# Every change of a loan's five-category class to a better one, with its recorded reason (rule 9).
+risk_class_changes = Table(
+    "risk_class_changes",
+    metadata,
+    Column("loan_id", String(36), ForeignKey("loans.id"), primary_key=True),
+    Column("business_date", Date, primary_key=True),
+    Column("from_class", Integer, nullable=False),
+    Column("to_class", Integer, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("current_since", Date, nullable=True),
+    Column("actor", String(100), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 
