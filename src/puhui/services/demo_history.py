@@ -5,9 +5,11 @@ thin files, strained cash flow, blemishes at other lenders, falling takings, kno
 tickets), apply on days spread evenly over the year with gentle growth and the Spring Festival
 lull. The real decision answers; referred applications are decided by the demo's credit officer
 and risk manager (maker–checker); approved borrowers sign and are paid out. Each loan gets a
-behaviour (on time, late then cured, prepaid, paid off early, restructured, defaulted and written
-off) and the end-of-day run closes every business day in between, so the console and the reports
-show loans in every state with ledger postings behind every figure.
+behaviour (on time, late on a stretch of installments then cured, prepaid, paid off early,
+restructured, defaulted and written off) and the end-of-day run closes every business day in
+between (upgrading a cured loan's class once it has kept current, domain/accrual.cure_upgrade);
+then today's business runs up to the clock's time and is left open, so the console and the reports
+show loans in every state, and today's payouts, with ledger postings behind every figure.
 """
 
 from __future__ import annotations
@@ -162,16 +164,16 @@ class Behaviour(StrEnum):
 
 
 BEHAVIOURS = [
-    (Behaviour.ON_TIME, 73),
-    (Behaviour.LATE_CURED, 9),
+    (Behaviour.ON_TIME, 76),
+    (Behaviour.LATE_CURED, 6),
     (Behaviour.PREPAY, 7),
     (Behaviour.PAYOFF, 6),
     (Behaviour.RESTRUCTURED, 1),
     (Behaviour.DEFAULTED, 4),
 ]
 RISKIER_BEHAVIOURS = [
-    (Behaviour.ON_TIME, 56),
-    (Behaviour.LATE_CURED, 18),
+    (Behaviour.ON_TIME, 62),
+    (Behaviour.LATE_CURED, 12),
     (Behaviour.PREPAY, 5),
     (Behaviour.PAYOFF, 5),
     (Behaviour.RESTRUCTURED, 4),
@@ -198,6 +200,12 @@ class Quota:
         return picked
 
 
+def _late_stretch(rng: random.Random) -> tuple[int, int]:
+    """When a late payer is late: from which installment (most trip up early) and for how many in
+    a row (mostly one or two), after which they are cured and pay on time."""
+    return rng.choices([1, 2, 3, 4, 6], [35, 25, 15, 15, 10])[0], rng.choices([1, 2, 3], [75, 20, 5])[0]
+
+
 def _lag_days(rng: random.Random) -> int:
     """How late a late payer pays: mostly days, sometimes weeks, rarely more than a month."""
     band = rng.choices([(2, 10), (11, 29), (31, 50)], [70, 24, 6])[0]
@@ -212,6 +220,8 @@ class Plan:
     lag_days: int  # how late a late payer pays
     product: str
     paid_installments: int = 0
+    late_from: int = 1  # a late payer's first late installment (1 = the first) ...
+    late_count: int = 0  # ... and how many in a row are late before they are cured
     stop_after: int = 99  # a defaulter stops paying after this many installments
     event_day: date | None = None  # prepayment / payoff day
     shorter_term: bool = True  # a prepayer's choice: shorter term or smaller installments
@@ -243,8 +253,10 @@ class Book:
     staff: Staff
     steady: Quota
     riskier: Quota
+    lates: random.Random  # a stream of its own: when late payers are late changes no one's application
     plans: dict[str, Plan] = field(default_factory=dict)
     queue: list[InReview] = field(default_factory=list)
+    identities: set[str] = field(default_factory=set)  # the resident ID numbers given out (first 17 characters)
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,7 +419,7 @@ def _story(rng: random.Random, profile: Profile, kind: BorrowerKind, key: str, t
     return _Story(income)
 
 
-def _onboard(container: Container, rng: random.Random, serial: int, profile: Profile) -> Applicant:
+def _onboard(container: Container, rng: random.Random, serial: int, profile: Profile, taken: set[str]) -> Applicant:
     kind = _kind_for(rng, profile)
     region = rng.choice(list(CITIES))
     person = rng.choice(SURNAMES) + rng.choice(GIVEN)
@@ -420,7 +432,12 @@ def _onboard(container: Container, rng: random.Random, serial: int, profile: Pro
         id_number = first17 + uscc_check_char(first17)
     else:
         age_days = (story.age_years or rng.randint(26, 60)) * 365 + rng.randrange(0, 300)
-        first17 = f"{region}{today - timedelta(days=age_days):%Y%m%d}{serial % 1000:03d}"
+        born = f"{region}{today - timedelta(days=age_days):%Y%m%d}"
+        sequence = serial % 1000
+        while f"{born}{sequence:03d}" in taken:  # two applicants born the same day in the same district
+            sequence = (sequence + 1) % 1000
+        first17 = f"{born}{sequence:03d}"
+        taken.add(first17)
         id_number = first17 + id_number_check_char(first17)
         name = f"{person}{rng.choice(SHOPS)}" if kind is BorrowerKind.INDIVIDUAL_BUSINESS else person
     firm = kind is not BorrowerKind.INDIVIDUAL
@@ -455,8 +472,9 @@ def seed_history(
     seed: int = 7,
     progress: Callable[[int, int], None] | None = None,
 ) -> HistorySummary:
-    """`borrowers` applicants and `days` closed business days ending yesterday (by the container's
-    clock). The container's clock is left on today."""
+    """`borrowers` applicants over `days` closed business days ending yesterday (by the container's
+    clock) and today's business up to the clock's time (payments, reviews, applications, payouts;
+    not closed: the lender's end of day closes today). The container's clock is left on today."""
     rng = random.Random(seed)
     hours = random.Random(f"{seed}-hours")  # a stream of its own: the times of day change nothing else
     today = container.clock.business_date()
@@ -466,20 +484,25 @@ def seed_history(
     work = Container(container.settings, db, clock)
     opening: dict[date, list[tuple[int, Profile]]] = {}
     mix = applicant_mix(rng, borrowers)
-    for serial, day in enumerate(application_days(first, days, borrowers), start=1):
+    for serial, day in enumerate(application_days(first, days + 1, borrowers), start=1):
         opening.setdefault(day, []).append((serial, mix[serial - 1]))
-    book = Book(rng, _staff(container), Quota(rng, BEHAVIOURS), Quota(rng, RISKIER_BEHAVIOURS))
-    for n in range(days):
+    book = Book(
+        rng, _staff(container), Quota(rng, BEHAVIOURS), Quota(rng, RISKIER_BEHAVIOURS), random.Random(f"{seed}-lates")
+    )
+    for n in range(days + 1):  # the closed days, then today's business so far
         day = first + timedelta(days=n)
-        clock.current = _at(day, 7 * 60)  # repayments by the morning's debit run
+        at, arriving = (_at, _at) if day < today else _so_far(container.clock.now(), day)
+        clock.current = at(day, 7 * 60)  # repayments by the morning's debit run
         _act(work, day, book)
-        clock.current = _at(day, 9 * 60 + 30)  # the officer works the queue
+        clock.current = at(day, 9 * 60 + 30)  # the officer works the queue
         _take_up_reviews(work, day, book)
         arrivals = opening.get(day, [])
         minutes = sorted(hours.randrange(8 * 60, 22 * 60) for _ in arrivals)  # applications through the day
         for (serial, profile), minute in zip(arrivals, minutes, strict=True):
-            clock.current = _at(day, minute)
-            _apply(work, _onboard(work, rng, serial, profile), day, book)
+            clock.current = arriving(day, minute)
+            _apply(work, _onboard(work, rng, serial, profile, book.identities), day, book)
+        if day == today:
+            break  # today is not over: the lender's own end of day closes it
         clock.current = _at(day, 23 * 60 + 30)
         run_eod(work, day)
         if progress:
@@ -496,8 +519,31 @@ def seed_history(
 
 
 def _at(day: date, minute: int) -> datetime:
-    """`minute` minutes after midnight of `day` in China (the business day's own clock)."""
-    return datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=CHINA_TZ)
+    """`minute` minutes after midnight of `day` in China (the business day's own clock), in UTC as
+    every clock answers (SQLite keeps a time without its zone: a China time would read 8 hours late)."""
+    return datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=CHINA_TZ).astimezone(UTC)
+
+
+Clocking = Callable[[date, int], datetime]  # (day, minutes after midnight) -> the moment
+
+
+def _so_far(now: datetime, day: date) -> tuple[Clocking, Clocking]:
+    """Today's clocks, for its steps and for its applications: the day's business (a morning's
+    payments, the officer's queue, a day's share of applications) happens in the part of today that
+    is over by `now`, never after it. A step keeps its hour, or a minute ago if that is earlier; the
+    applications of 08:00-22:00 are spread over 08:00 to a minute ago (from midnight when it is not
+    yet 09:00)."""
+    start_of_day = _at(day, 0)
+    latest = max(int((now - start_of_day).total_seconds() // 60) - 1, 0)
+    opening = 8 * 60 if latest >= 9 * 60 else 0
+
+    def at(_day: date, minute: int) -> datetime:
+        return start_of_day + timedelta(minutes=min(minute, latest))
+
+    def arriving(_day: date, minute: int) -> datetime:
+        return at(_day, opening + (minute - 8 * 60) * (latest - opening) // (14 * 60))
+
+    return at, arriving
 
 
 def _building(db: Database) -> Database:
@@ -536,6 +582,8 @@ def _book_loan(container: Container, a: Applicant, loan_id: str, day: date, book
     rng = book.rng
     behaviour = (book.riskier if a.profile in RISKIER else book.steady).deal()
     plan = Plan(loan_id, a.who, behaviour, lag_days=_lag_days(rng), product=a.product)
+    if behaviour is Behaviour.LATE_CURED:
+        plan.late_from, plan.late_count = _late_stretch(book.lates)
     if behaviour is Behaviour.DEFAULTED:
         plan.stop_after = rng.choices([0, 1, 2, 3], [35, 30, 20, 15])[0]  # most defaults come early
     if behaviour in (Behaviour.PREPAY, Behaviour.PAYOFF):
@@ -644,15 +692,22 @@ def _follow(container: Container, staff: Staff, plan: Plan, day: date, due_today
         plan.done.add("restructured")
         plan.behaviour = Behaviour.ON_TIME
         return
-    if _pays_today(b, due_today, dpd, plan.lag_days):
+    if _pays_today(plan, due_today, dpd):
         _pay_due(container, plan, day)
 
 
-def _pays_today(b: Behaviour, due_today: bool, dpd: int, lag_days: int) -> bool:
-    """Late payers pay what is due once `lag_days` overdue; everyone else on the due date (and at
-    once if something is still overdue, e.g. after a restructuring)."""
-    if b in (Behaviour.LATE_CURED, Behaviour.RESTRUCTURED):
-        return dpd >= lag_days
+def _pays_today(plan: Plan, due_today: bool, dpd: int) -> bool:
+    """Late payers pay what is due once `lag_days` overdue, for their stretch of late installments,
+    then they are cured and pay on time; everyone else pays on the due date (and at once if
+    something is still overdue, e.g. after a restructuring)."""
+    if plan.behaviour is Behaviour.LATE_CURED:
+        installment = plan.paid_installments + 1
+        if installment >= plan.late_from + plan.late_count:
+            plan.behaviour = Behaviour.ON_TIME  # cured
+        elif installment >= plan.late_from:
+            return dpd >= plan.lag_days
+    if plan.behaviour is Behaviour.RESTRUCTURED:
+        return dpd >= plan.lag_days
     return due_today or dpd > 0
 
 
