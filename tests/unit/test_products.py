@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from datetime import date
 from decimal import Decimal
@@ -265,3 +266,36 @@ def test_annual_and_daily_rates_together_are_refused() -> None:
     with pytest.raises(DomainValidationError) as info:
         parse_product(raw)
     assert "rate_daily_min" in [p.path for p in info.value.problems]
+
+
+# ---- texts in both languages --------------------------------------------------------------------
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.stem for p in SHIPPED])
+def test_every_shipped_product_has_its_name_and_description_in_chinese_and_english(path: Path) -> None:
+    product = parse_product(read_definition(path))
+    for chinese in (product.name, product.description_zh):
+        assert CJK.search(chinese), (product.code, chinese)
+    for english in (product.name_en, product.description):
+        assert re.search(r"[A-Za-z]{3,}", english), (product.code, english)
+    assert product.description_zh != product.description
+
+
+def test_a_definition_stored_before_the_chinese_description_still_parses() -> None:
+    # what product_versions and loans' product_version hold from before: `description` in English only
+    old = parse_product(definition(name_en="Test loan", description="An English description only."))
+    assert (old.description, old.description_zh) == ("An English description only.", "")
+    bare = parse_product(definition())  # nor with no English text at all
+    assert (bare.name, bare.name_en, bare.description, bare.description_zh) == ("测试贷", "", "", "")
+
+
+def test_the_chinese_description_is_read_trimmed() -> None:
+    product = parse_product(definition(description_zh="  面向测试的贷款。 "))
+    assert product.description_zh == "面向测试的贷款。"
+
+
+@pytest.mark.parametrize("field", ["description_zh", "description", "name_en"])
+def test_a_text_that_is_not_text_is_refused_by_name(field: str) -> None:
+    assert problems_of(definition(**{field: ["不是", "文字"]})) == {field: "must be text"}

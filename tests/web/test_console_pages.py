@@ -237,14 +237,21 @@ def test_admin_edits_a_rate_range_and_the_portal_calculator_uses_it(
                 assert not re.search(r"[A-Za-z]{3,}", shown.replace("LPR", "")), shown
         _checked(visit, "product-fee-above-cap")
         page.get_by_label(_("Upfront fee, share of the principal (%)")).fill("0.00")
+        chinese = f"按月付息、到期还本（{lang} 页面修改）。"  # the Chinese description, edited on either page
+        page.get_by_label(_("Description (Chinese)")).fill(chinese)
         page.get_by_role("button", name=_("Save as a new version")).click()
         expect(page.locator("p.notice")).to_have_text(_(DONE_NOTICES[Done.PRODUCT_SAVED]))
+        expect(page.get_by_label(_("Description (Chinese)"))).to_have_value(chinese)
         expect(page.get_by_label(_("Lowest annual rate (%)"))).to_have_value(low)
         expect(page.locator("#h-history ~ .table-wrap tbody tr").first).to_contain_text("rate_annual_min")
         _checked(visit, "product-saved")
 
         page.goto(f"/calculator?product=PH-IO&lang={lang}")  # the borrower's calculator, at the new lowest rate
         expect(page.locator("#quote [data-rate]").first).to_contain_text(low)
+        if lang == "zh":  # and its description in the page's language: the Chinese one just saved
+            expect(page.locator("#calculator [data-description]")).to_have_text(chinese)
+        else:
+            expect(page.locator("#calculator [data-description]")).to_contain_text("confirmed receivables")
         assert visit.errors == []
     finally:
         page.context.close()

@@ -76,6 +76,7 @@ def _chinese(message: str) -> str:
         {"fees": {"upfront_rate": "1.5"}},
         {"term_options_months": [0]},
         {"name": " "},
+        {"description_zh": 5},
         {"amount_min": "10.005"},
         {"amount_min": "-1"},
     ],

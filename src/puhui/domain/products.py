@@ -2,6 +2,11 @@
 
 A product arrives as a mapping (from a TOML file or the database) and is checked field by field;
 every problem is reported with its field path and reason. Rates are decimal fractions.
+
+The texts a borrower or an officer reads come in both languages: `name` (Chinese) beside `name_en`,
+and `description` (English, the field's meaning since the first definitions) beside
+`description_zh`. Only `name` is required; a definition stored before a text had its other
+language (a version kept for a loan, say) still parses, and the pages show the text it has.
 """
 
 from __future__ import annotations
@@ -68,7 +73,8 @@ class LoanProduct:
     allocation_order: tuple[AllocationTarget, ...] = DEFAULT_ALLOCATION_ORDER
     period_interest: PeriodInterest = PeriodInterest.MONTHLY_RATE
     name_en: str = ""
-    description: str = ""
+    description: str = ""  # English
+    description_zh: str = ""
 
     def rate_daily(self, rate_annual: Decimal) -> Decimal:
         return rate_annual / self.day_count.basis_days
@@ -103,6 +109,15 @@ class _Reader:
 def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be a non-empty string")
+    return value.strip()
+
+
+def _optional_text(value: Any) -> str:
+    """A text that may be left out or empty ("" then): the other language is shown instead."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        raise ValueError("must be text")
     return value.strip()
 
 
@@ -190,8 +205,9 @@ def parse_product(raw: Mapping[str, Any]) -> LoanProduct:
         "grace_days": r.get("grace_days", _int, 0),
         "allocation_order": r.get("allocation_order", _enum_list(AllocationTarget), DEFAULT_ALLOCATION_ORDER),
         "period_interest": r.get("period_interest", _enum(PeriodInterest), PeriodInterest.MONTHLY_RATE),
-        "name_en": raw.get("name_en", "") or "",
-        "description": raw.get("description", "") or "",
+        "name_en": r.get("name_en", _optional_text, ""),
+        "description": r.get("description", _optional_text, ""),
+        "description_zh": r.get("description_zh", _optional_text, ""),
     }
     if r.problems:
         raise DomainValidationError(r.problems, _summary(raw, r.problems))

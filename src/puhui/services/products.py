@@ -23,9 +23,15 @@ from puhui.services.catalogue import validate_definition
 
 EDIT_ROLES = (Role.RISK,)  # and admin (Principal.has_any): DESIGN.md, the risk manager owns products
 FEE_FIELDS = ("upfront_amount", "upfront_rate", "per_period_amount", "per_period_rate")
+# the texts borrowers and officers read, each with its longest length; an optional one left empty
+# is removed from the definition (the page then shows the other language)
+TEXT_LIMITS = {"name": 200, "name_en": 200, "description": 500, "description_zh": 500}
+OPTIONAL_TEXTS = ("name_en", "description", "description_zh")
 EDITABLE = (
     "name",
     "name_en",
+    "description",
+    "description_zh",
     "amount_min",
     "amount_max",
     "term_options_months",
@@ -67,9 +73,9 @@ def update(container: Container, code: str, edits: Mapping[str, Any], caller: Pr
         raise Forbidden("only a risk or admin user can change a product")
     problems = [FieldProblem(name, "cannot be changed here") for name in edits if name not in EDITABLE]
     problems += [
-        FieldProblem(name, "must be at most 200 characters")
-        for name in ("name", "name_en")
-        if isinstance(edits.get(name), str) and len(edits[name]) > 200
+        FieldProblem(name, f"must be at most {most} characters")
+        for name, most in TEXT_LIMITS.items()
+        if isinstance(edits.get(name), str) and len(edits[name]) > most
     ]
     if problems:
         raise DomainValidationError(problems)
@@ -106,8 +112,8 @@ def _apply(before: Mapping[str, Any], current: LoanProduct, edits: Mapping[str, 
             if not isinstance(value, Mapping):
                 raise DomainValidationError([FieldProblem("fees", "must be a table of " + ", ".join(FEE_FIELDS))])
             after["fees"] = {**dict(before.get("fees", {})), **value}
-        elif name == "name_en" and not value:
-            after.pop("name_en", None)
+        elif name in OPTIONAL_TEXTS and (not value or (isinstance(value, str) and not value.strip())):
+            after.pop(name, None)
         else:
             after[name] = value
     rates_edited = "rate_annual_min" in edits or "rate_annual_max" in edits

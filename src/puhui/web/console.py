@@ -354,6 +354,8 @@ def _product_page(
         names=names,
         may_edit=product_service.may_edit(who),
         views_fields=product_form.FIELDS,
+        texts=product_form.TEXTS,
+        long_texts=product_form.LONG_TEXTS,
         **context,
     )
 

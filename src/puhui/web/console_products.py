@@ -20,6 +20,8 @@ from puhui.web.console_views import N_
 AMOUNTS = ("amount_min", "amount_max", "fees_upfront_amount", "fees_per_period_amount")
 PERCENTS = ("rate_annual_min", "rate_annual_max", "fees_upfront_rate", "fees_per_period_rate")
 FEES = ("upfront_amount", "upfront_rate", "per_period_amount", "per_period_rate")
+TEXTS = ("name", "name_en", "description_zh", "description")  # in both languages, as written
+LONG_TEXTS = ("description_zh", "description")  # written in a text area
 MUST_BE_PERCENT = N_("must be a percentage, e.g. 12.00")
 MUST_BE_MONTHS = N_("write whole months separated by commas, e.g. 6, 12, 24")
 MUST_BE_DAYS = N_("must be a whole number of days")
@@ -29,6 +31,8 @@ REQUIRED = N_("is required")
 FIELDS = (
     ("name", N_("Name (Chinese)")),
     ("name_en", N_("Name (English)")),
+    ("description_zh", N_("Description (Chinese)")),
+    ("description", N_("Description (English)")),
     ("amount_min", N_("Smallest amount (yuan)")),
     ("amount_max", N_("Largest amount (yuan)")),
     ("term_options_months", N_("Terms offered (months)")),
@@ -53,6 +57,8 @@ def values(p: LoanProduct, active: bool) -> dict[str, str]:
     return {
         "name": p.name,
         "name_en": p.name_en,
+        "description_zh": p.description_zh,
+        "description": p.description,
         "amount_min": format_amount(p.amount_min),
         "amount_max": format_amount(p.amount_max),
         "term_options_months": ", ".join(str(t) for t in p.term_options_months),
@@ -72,6 +78,8 @@ def edits(form: Mapping[str, str]) -> dict[str, Any]:
     """The edits for the service, or FormProblem naming every field that could not be read."""
     problems: list[tuple[str, str]] = []
     out: dict[str, Any] = {"name": form.get("name", ""), "name_en": form.get("name_en", "")}
+    # a form without the descriptions (a page opened before they could be edited) leaves them be
+    out.update({key: form[key] for key in LONG_TEXTS if key in form})
     read: dict[str, str] = {}
     for key in (*AMOUNTS, "penalty_multiplier"):
         text = form.get(key, "")

@@ -1,4 +1,5 @@
-"""Products as the portal shows them (name in the page's language, amounts, terms, APR range),
+"""Products as the portal shows them (name and description in the page's language, the other
+language where the product has no text in this one; amounts, terms, APR range),
 the default product for each kind of borrower, and the calculator's quote with its problems
 worded against the product's own range."""
 
@@ -43,6 +44,7 @@ PREFERRED_TERM_MONTHS = 12
 class ProductCard:
     product: LoanProduct
     name: str
+    description: str  # "" when the product has none in either language
     method: str
     apr_from: Decimal  # fractions, as the `percent` filter takes them
     apr_to: Decimal
@@ -52,11 +54,16 @@ class ProductCard:
         return self.product.code
 
 
+def in_language(zh: str, en: str, lang: Language) -> str:
+    """The text in the page's language, the other one when the product has none in it."""
+    return (zh or en) if lang is Language.ZH else (en or zh)
+
+
 def card_of(product: LoanProduct, lang: Language, today: date, _: Gettext) -> ProductCard:
-    name = product.name_en if lang is Language.EN and product.name_en else product.name
     return ProductCard(
         product,
-        name,
+        in_language(product.name, product.name_en, lang),
+        in_language(product.description_zh, product.description, lang),
         _(METHOD_LABELS[product.repayment_method]),
         cheapest_apr(product, today) / HUNDRED,
         worst_case_apr(product, today) / HUNDRED,

@@ -54,6 +54,7 @@ REASONS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
          N_("must not be below the lowest annual rate ({low})")),
         (rf"^must be at most (?P<most>{NUMBER})$", N_("must be at most {most}")),
         (r"^must be a non-empty string$", N_("must not be empty")),
+        (r"^must be text$", N_("must be text")),
         (r"^must be a non-negative number$", N_("must not be negative")),
         (r"^must be a decimal number written as a string$", N_("must be a number")),
         (r"^must have at most two decimals$", N_("can have at most two decimals (fen)")),
