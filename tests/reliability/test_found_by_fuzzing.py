@@ -45,3 +45,36 @@ def test_an_end_of_day_request_catches_up_a_month_at_most(world: World) -> None:
     assert late.json()["error"]["fields"][0]["path"] == "business_date" and "puhui eod" in late.text
     month = (first + timedelta(days=31)).isoformat()
     assert world.client.post("/v1/eod", json={"business_date": month}, headers=ops).status_code == 200
+
+
+def test_a_payment_beyond_any_loan_is_bad_input(world: World) -> None:
+    """The stateful run wrote A's loan off and then repaid it with ¥5 x 10^18: the recovery's
+    borrower credit overflowed the ledger's 64-bit fen (a 500 from either database). A payment is
+    at most ¥1,000,000,000.00, over the API and in the bank's incoming-payment callback."""
+    import json
+
+    from puhui.adapters.bank.signing import SIGNATURE_HEADER, sign
+
+    headers = {"Idempotency-Key": "huge-1", **world.tokens["ops"]}
+    path = f"/v1/loans/{world.a.loan_id}/repayments"
+    r = world.client.post(path, json={"amount": "5045312633090836682"}, headers=headers)
+    assert r.status_code == 422 and r.json()["error"]["fields"][0]["path"] == "amount", r.text
+    event = {"type": "incoming", "loan_ref": world.a.loan_id, "amount": "1000000000.01", "reference": "huge-2"}
+    body = json.dumps(event).encode()
+    signed = {SIGNATURE_HEADER: sign(world.container.settings.bank_secret, body), "content-type": "application/json"}
+    r = world.client.post("/v1/callbacks/bank", content=body, headers=signed)
+    assert r.status_code == 422, r.text
+
+
+def test_a_date_is_written_as_one_not_as_a_number(world: World) -> None:
+    """`?as_of=-1.175494351e-38` was the trial balance of 1970-01-01: Pydantic takes a number (or a
+    numeric string) for a date as seconds since 1970. Request dates are YYYY-MM-DD only."""
+    finance, ops = world.tokens["finance"], world.tokens["ops"]
+    for value in ("-1.175494351e-38", "0", "86400"):
+        r = world.client.get("/v1/ledger/trial-balance", params={"as_of": value}, headers=finance)
+        assert r.status_code == 422 and r.json()["error"]["fields"][0]["path"] == "as_of", (value, r.text)
+    assert world.client.post("/v1/eod", json={"business_date": 0}, headers=ops).status_code == 422
+    payoff = world.client.get(f"/v1/loans/{world.a.loan_id}/payoff", params={"date": "0"}, headers=world.tokens["a"])
+    assert payoff.status_code == 422
+    good = world.client.get("/v1/ledger/trial-balance", params={"as_of": "2026-11-22"}, headers=finance)
+    assert good.status_code == 200 and good.json()["as_of"] == "2026-11-22"

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from puhui.adapters.bank.signing import SIGNATURE_HEADER, verify
 from puhui.api.deps import ContainerDep
 from puhui.api.errors import ApiError
+from puhui.api.schemas.common import MAX_PAYMENT
 from puhui.api.schemas.operations import CallbackOut
 from puhui.bootstrap import Container
 from puhui.domain.access import Principal, Role, SubjectKind
@@ -50,6 +51,8 @@ def _incoming(container: Container, event: dict[str, Any]) -> dict[str, str]:
     """A borrower paid into the lender's account: post it as a repayment of `loan_ref`, once per
     bank reference. A payment that cannot be applied is acknowledged and reported as unapplied."""
     try:
+        if parse_amount(event["amount"]) > MAX_PAYMENT:
+            raise MoneyError(f"amount is more than {MAX_PAYMENT}")
         amount = to_minor(parse_amount(event["amount"]))
         command = servicing.RepaymentCommand(
             str(event["loan_ref"]), amount, None, servicing.Channel.BANK, str(event["reference"])

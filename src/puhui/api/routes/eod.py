@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict
 
 from puhui.api.deps import ContainerDep, require_roles
-from puhui.api.schemas.common import ERROR_RESPONSES
+from puhui.api.schemas.common import ERROR_RESPONSES, IsoDate
 from puhui.api.schemas.operations import EodRunOut, EodRunsOut
 from puhui.domain.access import Principal, Role
 from puhui.services import eod
@@ -20,7 +19,7 @@ Operations = Annotated[Principal, Depends(require_roles(Role.OPS, Role.ADMIN))]
 
 class EodIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    business_date: date
+    business_date: IsoDate
 
 
 @router.post("", response_model=EodRunOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
 from puhui.api.deps import ContainerDep, require_roles
-from puhui.api.schemas.common import ERROR_RESPONSES
+from puhui.api.schemas.common import ERROR_RESPONSES, IsoDate
 from puhui.api.schemas.operations import TrialBalanceOut
 from puhui.domain.access import Principal, Role
 from puhui.domain.ledger import CHART
@@ -29,7 +28,7 @@ def _amount(minor: int) -> str:
 def trial_balance(
     container: ContainerDep,
     _: Accounting,
-    as_of: Annotated[date | None, Query(description="business date, inclusive; default: everything posted")] = None,
+    as_of: Annotated[IsoDate | None, Query(description="business date, inclusive; default: everything posted")] = None,
 ) -> dict[str, Any]:
     tb = get_trial_balance(container.db, as_of)
     return {

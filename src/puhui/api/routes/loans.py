@@ -3,7 +3,6 @@ write-off. Money-moving POSTs require an Idempotency-Key."""
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -14,7 +13,7 @@ from sqlalchemy import Connection, select
 from puhui.adapters.db.tables import disbursements, loans
 from puhui.api.deps import ContainerDep, CurrentPrincipal
 from puhui.api.errors import ApiError
-from puhui.api.schemas.common import ERROR_RESPONSES, AmountIn, PageLimit, PageOffset
+from puhui.api.schemas.common import ERROR_RESPONSES, MAX_PAYMENT, AmountIn, IsoDate, PageLimit, PageOffset
 from puhui.api.schemas.loans import (
     LoanDetailOut,
     LoanListOut,
@@ -72,13 +71,13 @@ def disburse(
 
 class RepaymentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: AmountIn
+    amount: Annotated[AmountIn, Field(le=MAX_PAYMENT, description=f"at most {MAX_PAYMENT} per payment")]
     prepayment: PrepaymentChoice | None = Field(
         default=None,
         description="pay beyond what is due: 'payoff' closes the loan; 'shorter_term' keeps the installment; "
         "'smaller_installments' keeps the term. Without it, anything beyond what is due is kept as credit.",
     )
-    paid_at: date | None = Field(default=None, description="the business date; back-dating is not accepted")
+    paid_at: IsoDate | None = Field(default=None, description="the business date; back-dating is not accepted")
     channel_reference: str | None = Field(default=None, min_length=1, max_length=100)
 
 
@@ -150,7 +149,7 @@ def payoff(
     loan_id: str,
     container: ContainerDep,
     caller: CurrentPrincipal,
-    on: Annotated[date | None, Query(alias="date", description="defaults to the business date")] = None,
+    on: Annotated[IsoDate | None, Query(alias="date", description="defaults to the business date")] = None,
 ) -> dict[str, Any]:
     return servicing.payoff_quote(container, loan_id, on, caller)
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -37,7 +38,26 @@ RateIn = Annotated[
     BeforeValidator(_rate),
     WithJsonSchema({"type": "string", "pattern": r"^0(\.\d+)?$|^1(\.0+)?$", "examples": ["0.1200"]}),
 ]
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _iso_date(raw: Any) -> Any:
+    """A date is written as one: Pydantic would also take a number (or a numeric string) as seconds
+    since 1970, so `as_of=-1.2e-38` was 1970-01-01 (found by Schemathesis)."""
+    if isinstance(raw, bool | int | float) or (isinstance(raw, str) and not _ISO_DATE.match(raw.strip())):
+        raise ValueError("must be a date like 2026-01-15")
+    return raw
+
+
+# a request's date: ISO 8601 only (YYYY-MM-DD)
+ISO_DATE_ONLY = BeforeValidator(_iso_date)
+IsoDate = Annotated[date, ISO_DATE_ONLY]
 AmountOut = Annotated[Decimal, PlainSerializer(format_amount, return_type=str), WithJsonSchema({"type": "string"})]
+
+# One payment (a repayment or an incoming bank payment) is at most this much: more than any loan
+# here could owe, and far inside the ledger's 64-bit fen (an unbounded amount was a 500 from the
+# database, found by the stateful Schemathesis run).
+MAX_PAYMENT = Decimal("1000000000.00")
 
 # Paging: an offset past any real table, but inside a 64-bit integer (the databases' limit: a larger
 # one was a 500 from the driver).

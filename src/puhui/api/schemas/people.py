@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, PastDate, model_validator
 
-from puhui.api.schemas.common import AmountIn, Timestamp
+from puhui.api.schemas.common import ISO_DATE_ONLY, AmountIn, Timestamp
 from puhui.domain.access import ConsentScope
 from puhui.domain.borrowers import Sector
 from puhui.domain.enums import BorrowerKind
@@ -59,7 +60,9 @@ class BorrowerIn(BaseModel):
     staff_count: int | None = Field(default=None, ge=0, le=10_000_000)
     annual_revenue: AmountIn | None = None
     total_assets: AmountIn | None = None
-    established_on: PastDate | None = Field(default=None, description="businesses: the date on the business licence")
+    established_on: Annotated[PastDate, ISO_DATE_ONLY] | None = Field(
+        default=None, description="businesses: the date on the business licence"
+    )
 
 
 class BorrowerOut(BaseModel):

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from puhui.api.schemas.common import AmountIn, RateIn
+from puhui.api.schemas.common import AmountIn, IsoDate, RateIn
 from puhui.domain.apr import HUNDRED
 from puhui.domain.caps import CapFinding
 from puhui.domain.pricing import Quote
@@ -24,10 +24,9 @@ class FeesOut(BaseModel):
 
 class ProductOut(BaseModel):
     code: str
-    name: str = Field(description="in Chinese")
-    name_en: str = Field(description='in English; "" when the definition has no English name')
-    description: str = Field(description='in English; "" when the definition has none')
-    description_zh: str = Field(description='in Chinese; "" when the definition has none (show `description`)')
+    name: str
+    name_en: str
+    description: str
     borrower_kinds: list[str]
     purpose: str
     lender_type: str
@@ -53,7 +52,6 @@ class ProductOut(BaseModel):
             name=p.name,
             name_en=p.name_en,
             description=p.description,
-            description_zh=p.description_zh,
             borrower_kinds=[k.value for k in p.borrower_kinds],
             purpose=p.purpose.value,
             lender_type=p.lender_type.value,
@@ -91,7 +89,7 @@ class QuoteRequest(BaseModel):
     amount: AmountIn
     term_months: int = Field(ge=1, le=360)
     annual_rate: RateIn | None = Field(default=None, description="defaults to the product's lowest rate")
-    start_date: date | None = Field(default=None, description="defaults to today's business date")
+    start_date: IsoDate | None = Field(default=None, description="defaults to today's business date")
 
 
 class InstallmentOut(BaseModel):
@@ -184,10 +182,8 @@ class ProductUpdateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=200, description="in Chinese")
-    name_en: str | None = Field(default=None, max_length=200, description='in English; "" removes it')
-    description: str | None = Field(default=None, max_length=500, description='in English; "" removes it')
-    description_zh: str | None = Field(default=None, max_length=500, description='in Chinese; "" removes it')
+    name: str | None = Field(default=None, max_length=200)
+    name_en: str | None = Field(default=None, max_length=200)
     amount_min: str | None = DecimalText
     amount_max: str | None = DecimalText
     term_options_months: list[int] | None = Field(default=None, max_length=24)
