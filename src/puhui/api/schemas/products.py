@@ -24,9 +24,10 @@ class FeesOut(BaseModel):
 
 class ProductOut(BaseModel):
     code: str
-    name: str
-    name_en: str
-    description: str
+    name: str = Field(description="in Chinese")
+    name_en: str = Field(description='in English; "" when the definition has no English name')
+    description: str = Field(description='in English; "" when the definition has none')
+    description_zh: str = Field(description='in Chinese; "" when the definition has none (show `description`)')
     borrower_kinds: list[str]
     purpose: str
     lender_type: str
@@ -52,6 +53,7 @@ class ProductOut(BaseModel):
             name=p.name,
             name_en=p.name_en,
             description=p.description,
+            description_zh=p.description_zh,
             borrower_kinds=[k.value for k in p.borrower_kinds],
             purpose=p.purpose.value,
             lender_type=p.lender_type.value,
@@ -182,8 +184,10 @@ class ProductUpdateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str | None = Field(default=None, max_length=200)
-    name_en: str | None = Field(default=None, max_length=200)
+    name: str | None = Field(default=None, max_length=200, description="in Chinese")
+    name_en: str | None = Field(default=None, max_length=200, description='in English; "" removes it')
+    description: str | None = Field(default=None, max_length=500, description='in English; "" removes it')
+    description_zh: str | None = Field(default=None, max_length=500, description='in Chinese; "" removes it')
     amount_min: str | None = DecimalText
     amount_max: str | None = DecimalText
     term_options_months: list[int] | None = Field(default=None, max_length=24)
