@@ -340,3 +340,20 @@ def test_the_policys_reasons_are_in_chinese_on_chinese_pages(book: tuple[Process
         assert traced, "the trace names the rules that fired, with their reasons"
         if lang == "zh":
             assert not [text for text in described if f"— {text}" in trace]
+
+
+def test_the_payment_order_of_a_product_reads_in_the_pages_language(book: tuple[ProcessStack, str]) -> None:
+    """The products page says in which order a payment is applied with the words of the page's
+    language (it showed the enum codes, in English, on Chinese pages too)."""
+    stack, _loan = book
+    for lang, words in (("zh", ("罚息", "费用", "利息", "本金")), ("en", ("Penalty", "Fees", "Interest", "Principal"))):
+        with httpx.Client(base_url=stack.base, timeout=30, cookies={"puhui_lang": lang}) as c:
+            signed = c.post("/console/login", data={"username": "admin", "password": "demo", "next": "/console"})
+            assert signed.status_code == 303, signed.text
+            page = html.unescape(c.get("/console/products").text)
+        orders = re.findall(r"<dd>([^<]*→[^<]*)</dd>", page)
+        assert orders, "every product says its payment order"
+        for order in orders:
+            shown = [part.strip() for part in order.split("→")]
+            assert set(shown) <= set(words), (lang, order)
+            assert "penalty" not in order and "principal" not in order, (lang, order)

@@ -20,7 +20,7 @@ from puhui.clock import CHINA_TZ, as_utc
 from puhui.domain.access import Role
 from puhui.domain.accrual import RiskClass
 from puhui.domain.borrowers import Sector, SizeClass
-from puhui.domain.enums import BorrowerKind, LenderType, LoanPurpose, RepaymentMethod
+from puhui.domain.enums import AllocationTarget, BorrowerKind, LenderType, LoanPurpose, RepaymentMethod
 from puhui.domain.ledger import CHART, TransferCode
 from puhui.domain.servicing import InstallmentStatus, LoanStatus, ScheduleChangeKind
 from puhui.money import from_minor
@@ -141,6 +141,12 @@ REPAYMENT_KIND = {
     "prepayment_payoff": N_("Payoff"),
 }
 CHANNEL = {"api": N_("App or API"), "bank": N_("Bank transfer")}
+ALLOCATION_TARGET = {
+    AllocationTarget.PENALTY: N_("Penalty"),
+    AllocationTarget.FEES: N_("Fees"),
+    AllocationTarget.INTEREST: N_("Interest"),
+    AllocationTarget.PRINCIPAL: N_("Principal"),
+}
 TRANSFER_CODE = {
     TransferCode.CAPITAL: N_("Capital"),
     TransferCode.DISBURSEMENT: N_("Disbursement (pending)"),
