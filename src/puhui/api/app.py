@@ -43,22 +43,24 @@ def create_app(container: Container) -> FastAPI:
     app.add_middleware(limits.BodySizeLimit)  # a declared length above the route's limit: 413
     app.state.container = container
     errors.install(app)
+    # FastAPI tries the routers in this order and the routes of each in turn (a regular expression
+    # each, ~10 µs): the busiest go first, so the instant decision is not matched against 50 others
     for router in (
+        risk_decisions.router,
+        quotes.router,
+        applications.router,
+        loans.router,
+        callbacks.router,
         health.router,
         auth.router,
         borrowers.router,
         borrower_data.router,
         products.router,
-        quotes.router,
-        applications.router,
         review_routes.router,
         contracts.router,
-        loans.router,
-        callbacks.router,
         eod_routes.router,
         ledger_routes.router,
         risk_alerts.router,
-        risk_decisions.router,
     ):
         app.include_router(router, responses=ERROR_RESPONSES)
     for page_router in (web_portal.router, web_console.router):

@@ -192,7 +192,7 @@ _TOKEN_BY_HASH = select(auth_tokens).where(auth_tokens.c.token_hash == bindparam
 def authenticate_token(container: Container, token: str) -> Principal | None:
     """The token's principal, if it is known and not expired (one statement, built once: every
     authenticated request runs it)."""
-    row = container.db.read_one(lambda conn: conn.execute(_TOKEN_BY_HASH, {"token_hash": secret_hash(token)}).first())
+    row = container.db.fetch_one(_TOKEN_BY_HASH, {"token_hash": secret_hash(token)})
     if row is None or as_utc(row.expires_at) < container.clock.now():
         return None
     return Principal(SubjectKind(row.subject_kind), row.subject_id, Role(row.role))

@@ -212,7 +212,15 @@ class Context:
 
 def read_context(conn: Connection, borrower_id: str, product_code: str) -> Context | None:
     """The decision's context for a borrower and a product; None if the borrower does not exist."""
-    row = conn.execute(_context_statement(), {"borrower_id": borrower_id, "product_code": product_code}).first()
+    return context_of(conn.execute(_context_statement(), _context_params(borrower_id, product_code)).first())
+
+
+def _context_params(borrower_id: str, product_code: str) -> dict[str, str]:
+    return {"borrower_id": borrower_id, "product_code": product_code}
+
+
+def context_of(row: Any) -> Context | None:
+    """The `Context` of a row of `_context_statement` (None: no such borrower)."""
     if row is None:
         return None
     scopes = {ConsentScope(s) for s in (row.ctx_scopes or "").split(",") if s}
@@ -444,7 +452,8 @@ def _decide(
     return _Decided(inputs, decide_with_risk(inputs, engine.model, engine.rules), findings)
 
 
-_INSERT_DECISION = risk_decisions.insert()  # built once; the values are bound per call
+# built once, every column bound by name per call
+_INSERT_DECISION = risk_decisions.insert().values({c.name: bindparam(c.name, type_=c.type) for c in risk_decisions.c})
 
 
 def _store(
@@ -456,31 +465,37 @@ def _store(
     application_id: str | None,
 ) -> Assessed:
     """The decision row (with everything it was made from) and the alerts of its findings."""
+    row, assessed = _decision_row(container, borrower_id, req, decided, application_id)
+    conn.execute(_INSERT_DECISION, row)
+    if decided.findings:
+        fraud.raise_alerts(conn, decided.findings, borrower_id, f"decision:{assessed.decision_id}", row["created_at"])
+    return assessed
+
+
+def _decision_row(
+    container: Container, borrower_id: str, req: RequestHere, decided: _Decided, application_id: str | None
+) -> tuple[dict[str, Any], Assessed]:
+    """The risk_decisions row of a decision and what the caller is told of it."""
     decision, findings = decided.decision, decided.findings
     decision_id = str(uuid.uuid4())
     now = container.clock.now()
     result = record_bytes(result_record(decision))
     found = record_bytes([_finding_record(f) for f in findings])
-    conn.execute(
-        _INSERT_DECISION,
-        {
-            "id": decision_id,
-            "borrower_id": borrower_id,
-            "application_id": application_id,
-            "decided_on": req.request.on,
-            "request_json": record_json(_inputs_record(decided.inputs, req.definition)),
-            # the features may hold NaN, which only the standard library's encoding keeps
-            "features_json": json.dumps(dict(decided.inputs.features), sort_keys=True),
-            "fraud_json": found.decode("utf-8"),
-            "result_json": result.decode("utf-8"),
-            "trace_json": record_json(decision.trace),
-            "model_version": decision.model_version,
-            "policy_version": decision.policy_version,
-            "created_at": now,
-        },
-    )
-    if findings:
-        fraud.raise_alerts(conn, findings, borrower_id, f"decision:{decision_id}", now)
+    row = {
+        "id": decision_id,
+        "borrower_id": borrower_id,
+        "application_id": application_id,
+        "decided_on": req.request.on,
+        "request_json": record_json(_inputs_record(decided.inputs, req.definition)),
+        # the features may hold NaN, which only the standard library's encoding keeps
+        "features_json": json.dumps(dict(decided.inputs.features), sort_keys=True),
+        "fraud_json": found.decode("utf-8"),
+        "result_json": result.decode("utf-8"),
+        "trace_json": record_json(decision.trace),
+        "model_version": decision.model_version,
+        "policy_version": decision.policy_version,
+        "created_at": now,
+    }
     view = {
         "id": decision_id,
         "borrower_id": borrower_id,
@@ -490,7 +505,7 @@ def _store(
         "fraud": parse_record(found),
         "created_at": now,
     }
-    return Assessed(decision_id, decision, findings, view)
+    return row, Assessed(decision_id, decision, findings, view)
 
 
 def _fields(inputs: RiskInputs) -> dict[str, Any]:
@@ -570,7 +585,7 @@ def pre_approve(
     read), so on PostgreSQL it is three round trips: the context in one statement, the stored
     rows only when the features are not cached, the decision row in one autocommit statement
     (a transaction only when it raises alerts beside it)."""
-    ctx = container.db.read_one(lambda conn: read_context(conn, borrower_id, product_code))
+    ctx = context_of(container.db.fetch_one(_context_statement(), _context_params(borrower_id, product_code)))
     if ctx is None:
         raise NotFound(f"borrower {borrower_id} was not found")
     check_owner(ctx.borrower, caller)
@@ -579,10 +594,11 @@ def pre_approve(
     req = request_of(container, ctx, product_code, amount, term_months)
     decided = _decide(None, container, ctx, req, [])
 
-    def store(conn: Connection) -> Assessed:
-        return _store(conn, container, borrower_id, req, decided, None)
-
-    assessed = container.db.transaction(store) if decided.findings else container.db.write_one(store)
+    if decided.findings:  # the row and its alerts together
+        assessed = container.db.transaction(lambda conn: _store(conn, container, borrower_id, req, decided, None))
+    else:
+        row, assessed = _decision_row(container, borrower_id, req, decided, None)
+        container.db.execute_one(_INSERT_DECISION, row)
     return dict(assessed.view)
 
 

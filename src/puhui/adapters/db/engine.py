@@ -25,6 +25,7 @@ def is_sqlite(url: str) -> bool:
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
+    kwargs.setdefault("hide_parameters", True)  # an error's message and the log never show the values
     if is_sqlite(url):
         return _sqlite_engine(url, **kwargs)
     # No pre-ping (a round trip per transaction): a dead pooled connection is invalidated on
