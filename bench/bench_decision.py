@@ -7,15 +7,16 @@ real alternative data. Then:
   I/O), (b) the features of one borrower from its stored rows (`build_features`), and (c) the whole
   use case `decisions.pre_approve` (consent, data, features, model, policy, quote, stored decision)
   — p50 and p99 over CALLS calls each;
-- over HTTP: `puhui serve --workers 2` (one per core) on 127.0.0.1 and locust (`bench/locust_api.py`
-  DecisionUser, FastHttpUser, 16 users) posting `POST /v1/risk/decisions` for random borrowers, in
-  two loads: 200 decisions/s offered (each user paced at 12.5/s), where the latency targets are
+- over HTTP: `puhui serve --workers W` (`--workers`, default 2: one per core) on 127.0.0.1 and locust
+  (`bench/locust_api.py` DecisionUser, FastHttpUser, 16 users) posting `POST /v1/risk/decisions` for
+  random borrowers, in two loads: 200 decisions/s offered (each user paced at 12.5/s), where the latency targets are
   read, and saturation (no think time), the most the machine carries. Every answer must be a 201.
 
 Targets (the risk-control issue): over HTTP p50 <= 20 ms, p99 <= 100 ms, >= 200 decisions/s; in
-process p99 <= 5 ms. Locust shares the 2 cores with the two server workers.
+process p99 <= 5 ms. Locust shares the 2 cores with the server workers and PostgreSQL.
 
-    .venv/bin/python bench/bench_decision.py [--quick] [--runs N] [--seconds S] [--backend sqlite|postgres] [--json F]
+    .venv/bin/python bench/bench_decision.py [--quick] [--runs N] [--seconds S] [--workers W]
+        [--backend sqlite|postgres] [--json F]
 """
 
 from __future__ import annotations
@@ -131,7 +132,7 @@ def in_process(container: Container, people: list[dict[str, Any]], calls: int) -
 
 
 def measure(
-    db: Database, label: str, borrowers: int, runs: int, seconds: int, calls: int
+    db: Database, label: str, borrowers: int, runs: int, seconds: int, calls: int, workers: int = 2
 ) -> tuple[list[Figure], list[str]]:
     out = console()
     t0 = time.perf_counter()
@@ -149,7 +150,7 @@ def measure(
         data_file = workdir / "data.json"
         public = [{k: v for k, v in p.items() if k != "principal"} for p in people]
         data_file.write_text(json.dumps({"borrowers": public}))
-        with _server(db, workdir, workers=2, business_date_source="system") as base:
+        with _server(db, workdir, workers=workers, business_date_source="system") as base:
             for run in range(runs):  # the two loads interleaved, so drift hits both alike
                 for load, into, rate in (
                     ("200/s offered", offered, TARGET_RPS / USERS),
@@ -163,10 +164,11 @@ def measure(
                     )
                     out.print(line)
                     notes.append(line)
-    return [_figure(label, "at 200/s offered", offered), _figure(label, "saturated", saturated)], notes
+    figures = [_figure(label, "at 200/s offered", offered, workers), _figure(label, "saturated", saturated, workers)]
+    return figures, notes
 
 
-def _figure(label: str, load: str, results: list[dict[str, float]]) -> Figure:
+def _figure(label: str, load: str, results: list[dict[str, float]], workers: int) -> Figure:
     p50 = statistics.median(r["p50_ms"] for r in results)
     p99 = statistics.median(r["p99_ms"] for r in results)
     return Figure(
@@ -175,7 +177,7 @@ def _figure(label: str, load: str, results: list[dict[str, float]]) -> Figure:
         [r["rps"] for r in results],
         TARGET_RPS * 0.95 if "offered" in load else None,  # the offered load is carried (5 % for ramp-up)
         note=(
-            f"{USERS} users, 2 workers · p50 {p50:.0f} ms (target <= {TARGET_P50_MS:.0f})"
+            f"{USERS} users, {workers} workers · p50 {p50:.0f} ms (target <= {TARGET_P50_MS:.0f})"
             f" · p99 {p99:.0f} ms (target <= {TARGET_P99_MS:.0f})"
         ),
         extra={"p50_ms": [r["p50_ms"] for r in results], "p99_ms": [r["p99_ms"] for r in results]},
@@ -187,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--backend", choices=["sqlite", "postgres"], action="append", help="default: both")
     p.add_argument("--seconds", type=int, default=None)
     p.add_argument("--borrowers", type=int, default=None)
+    p.add_argument("--workers", type=int, default=2, help="server worker processes (default 2, one per core)")
     args = p.parse_args(argv)
     runs = args.runs or (1 if args.quick else 3)
     seconds = args.seconds or (3 if args.quick else 20)
@@ -197,14 +200,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     for backend in args.backend or ["sqlite", "postgres"]:
         if backend == "sqlite":
             with sqlite_database() as db:
-                found, more = measure(db, "sqlite", borrowers, runs, seconds, calls)
+                found, more = measure(db, "sqlite", borrowers, runs, seconds, calls, args.workers)
         else:
             url, why = postgres_admin_url()
             if url is None:
                 notes.append(why)
                 continue
             with postgres_database(url) as db:
-                found, more = measure(db, "postgres", borrowers, runs, seconds, calls)
+                found, more = measure(db, "postgres", borrowers, runs, seconds, calls, args.workers)
         figures += found
         notes += more
     notes += [f"{f.name}: {f.note}" for f in figures]
