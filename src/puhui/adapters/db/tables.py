@@ -494,6 +494,8 @@ borrower_data = Table(
     Column("ingested_at", DateTime(timezone=True), nullable=False),
     UniqueConstraint("borrower_id", "source", "row_key", name="uq_borrower_data_borrower_source_key"),
 )
+# the data version a decision reads (newest id and count per source) from the index alone
+Index("ix_borrower_data_borrower_source_id", borrower_data.c.borrower_id, borrower_data.c.source, borrower_data.c.id)
 
 # One upload (API call or CLI file): what came in, what was kept, what was refused and why.
 data_batches = Table(
