@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Connection, Engine, create_engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.sql import ClauseElement, Executable
 
@@ -46,6 +46,19 @@ def _is_retryable(exc: BaseException) -> bool:
     return isinstance(exc, IntegrityError) and ("unique constraint failed" in text or "transfer already posted" in text)
 
 
+def _retrying(once: Callable[[], T], attempts: int) -> T:
+    """`once()`, again after a short random wait while it fails with a retryable conflict."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return once()
+        except Exception as exc:
+            if attempt == attempts or not _is_retryable(exc):
+                raise
+            log.debug("retrying after %s (attempt %d)", type(exc).__name__, attempt)
+            time.sleep(random.uniform(0, 0.002 * 2**attempt))
+    raise AssertionError("unreachable")
+
+
 class Database:
     def __init__(self, url: str, engine: Engine | None = None) -> None:
         self.url = url
@@ -72,16 +85,12 @@ class Database:
 
     def transaction(self, work: Callable[[Connection], T], *, attempts: int = MAX_ATTEMPTS) -> T:
         """Run `work` in one transaction; retry it whole on a retryable conflict."""
-        for attempt in range(1, attempts + 1):
-            try:
-                with self._writer, self.engine.begin() as conn:
-                    return work(conn)
-            except Exception as exc:
-                if attempt == attempts or not _is_retryable(exc):
-                    raise
-                log.debug("retrying transaction after %s (attempt %d)", type(exc).__name__, attempt)
-                time.sleep(random.uniform(0, 0.002 * 2**attempt))
-        raise AssertionError("unreachable")
+
+        def once() -> T:
+            with self._writer, self.engine.begin() as conn:
+                return work(conn)
+
+        return _retrying(once, attempts)
 
     def read(self, work: Callable[[Connection], T]) -> T:
         """A read-only transaction (on SQLite it does not take the write lock)."""
@@ -99,28 +108,13 @@ class Database:
         with self.engine.connect() as conn:
             return work(conn.execution_options(isolation_level="AUTOCOMMIT"))
 
-    def write_one(self, work: Callable[[Connection], T], *, attempts: int = MAX_ATTEMPTS) -> T:
-        """ONE write statement outside a transaction (autocommit) on PostgreSQL: one round trip
-        instead of three. A single statement is atomic anyway; work that writes twice must use
-        `transaction`. On SQLite it is a transaction (the write lock is taken either way)."""
-        if self.is_sqlite:
-            return self.transaction(work, attempts=attempts)
-        for attempt in range(1, attempts + 1):
-            try:
-                with self.engine.connect() as conn:
-                    return work(conn.execution_options(isolation_level="AUTOCOMMIT"))
-            except Exception as exc:
-                if attempt == attempts or not _is_retryable(exc):
-                    raise
-                time.sleep(random.uniform(0, 0.002 * 2**attempt))
-        raise AssertionError("unreachable")
-
     # The hot path: ONE statement, autocommit, through the driver. A statement run through a
     # SQLAlchemy connection costs ~0.3 ms of Python on top of the driver's ~0.1 ms (the checkout,
     # the execution options, the compiled-cache look-up, the result's processing); the instant
     # decision runs three per request. Here the statement is still built with SQLAlchemy Core and
     # compiled once; each call binds its values and sends it on a pooled autocommit connection
-    # (no reset on return: there is never a transaction to roll back).
+    # (no reset on return: there is never a transaction to roll back). Each distinct statement
+    # object is compiled and kept: pass statements built once (module constants), not per call.
 
     def fetch_one(self, statement: Executable, params: Mapping[str, Any]) -> Any | None:
         """The first row of ONE read statement (a named tuple: `row.column`), or None."""
@@ -134,14 +128,12 @@ class Database:
         if self.is_sqlite:
             self.transaction(lambda conn: conn.execute(statement, dict(params)), attempts=attempts)
             return
-        for attempt in range(1, attempts + 1):
-            try:
-                with self._driver_cursor(statement, params):
-                    return
-            except Exception as exc:
-                if attempt == attempts or not _is_retryable(exc):
-                    raise
-                time.sleep(random.uniform(0, 0.002 * 2**attempt))
+
+        def once() -> None:
+            with self._driver_cursor(statement, params):
+                pass
+
+        _retrying(once, attempts)
 
     def _sql_of(self, statement: Executable) -> tuple[str, dict[str, Any]]:
         """The statement's SQL for the driver and the values it binds itself (its literals)."""
@@ -166,14 +158,7 @@ class Database:
         sql, literals = self._sql_of(statement)
         bound = {**literals, **params}
         if self._autocommit is None:
-            self._autocommit = create_engine(
-                self.engine.url,
-                isolation_level="AUTOCOMMIT",
-                pool_reset_on_return=None,
-                pool_recycle=1800,
-                pool_size=10,
-                hide_parameters=True,
-            )
+            self._autocommit = make_engine(self.url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None)
         pooled = self._autocommit.raw_connection()
         try:
             driver: Any = pooled.driver_connection  # a psycopg connection
