@@ -142,7 +142,8 @@ def measure(
             conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
     out.print(f"{label}: {borrowers} borrowers onboarded with their data in {time.perf_counter() - t0:.1f} s")
     notes: list[str] = []
-    for name, (p50, p99) in in_process(container, people, calls).items():
+    in_process_ms = in_process(container, people, calls)
+    for name, (p50, p99) in in_process_ms.items():
         line = f"{label} in process, {name}: p50 {p50:.2f} ms · p99 {p99:.2f} ms"
         out.print(line)
         notes.append(line)
@@ -167,7 +168,15 @@ def measure(
                     )
                     out.print(line)
                     notes.append(line)
-    figures = [_figure(label, "at 200/s offered", offered, workers), _figure(label, "saturated", saturated, workers)]
+    figures = [
+        _figure(label, "at 200/s offered", offered, workers),
+        *_latency_figures(label, offered),
+        _figure(label, "saturated", saturated, workers),
+    ]
+    model_p99 = in_process_ms["model + policy (no I/O)"][1]
+    figures.append(
+        Figure(f"decision in process {label}, model + policy p99", "ms", [model_p99], ceiling=TARGET_IN_PROCESS_P99_MS)
+    )
     return figures, notes
 
 
@@ -179,12 +188,21 @@ def _figure(label: str, load: str, results: list[dict[str, float]], workers: int
         "decisions/s",
         [r["rps"] for r in results],
         TARGET_RPS * 0.95 if "offered" in load else None,  # the offered load is carried (5 % for ramp-up)
-        note=(
-            f"{USERS} users, {workers} workers · p50 {p50:.0f} ms (target <= {TARGET_P50_MS:.0f})"
-            f" · p99 {p99:.0f} ms (target <= {TARGET_P99_MS:.0f})"
-        ),
+        note=f"{USERS} users, {workers} workers · p50 {p50:.0f} ms · p99 {p99:.0f} ms",
         extra={"p50_ms": [r["p50_ms"] for r in results], "p99_ms": [r["p99_ms"] for r in results]},
     )
+
+
+def _latency_figures(label: str, offered: list[dict[str, float]]) -> list[Figure]:
+    """The latency targets, read at the offered load (at saturation the queue sets the latency)."""
+    return [
+        Figure(
+            f"decision latency HTTP {label} at 200/s, p50", "ms", [r["p50_ms"] for r in offered], ceiling=TARGET_P50_MS
+        ),
+        Figure(
+            f"decision latency HTTP {label} at 200/s, p99", "ms", [r["p99_ms"] for r in offered], ceiling=TARGET_P99_MS
+        ),
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -213,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 found, more = measure(db, "postgres", borrowers, runs, seconds, calls, args.workers)
         figures += found
         notes += more
-    notes += [f"{f.name}: {f.note}" for f in figures]
+    notes += [f"{f.name}: {f.note}" for f in figures if f.note]
     report(figures, "Credit decisions (features, model, fraud checks, policy)", args.json, notes)
     return 0
 

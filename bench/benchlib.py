@@ -24,7 +24,8 @@ from rich.table import Table
 
 @dataclass
 class Figure:
-    """One measured figure: throughput per run, higher is better."""
+    """One measured figure per run: a throughput (higher is better, `target` its floor) or a
+    latency (lower is better, `ceiling` its most)."""
 
     name: str
     unit: str
@@ -32,6 +33,7 @@ class Figure:
     target: float | None = None  # the minimum acceptable median, if there is one
     note: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    ceiling: float | None = None  # the maximum acceptable median, if there is one
 
     @property
     def median(self) -> float:
@@ -52,7 +54,11 @@ class Figure:
 
     @property
     def passed(self) -> bool | None:
-        return None if self.target is None else self.median >= self.target
+        if self.target is None and self.ceiling is None:
+            return None
+        return (self.target is None or self.median >= self.target) and (
+            self.ceiling is None or self.median <= self.ceiling
+        )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +124,13 @@ def fmt(value: float) -> str:
     return f"{value:,.0f}" if value >= 100 else f"{value:,.2f}"
 
 
+def _bound(f: Figure) -> str:
+    bounds = ([f">= {fmt(f.target)}"] if f.target is not None else []) + (
+        [f"<= {fmt(f.ceiling)}"] if f.ceiling is not None else []
+    )
+    return ", ".join(bounds)
+
+
 def table(figures: Sequence[Figure], title: str) -> Table:
     t = Table(title=title, title_justify="left")
     t.add_column("figure")
@@ -137,7 +150,7 @@ def table(figures: Sequence[Figure], title: str) -> Table:
             f"{fmt(f.low)}-{fmt(f.high)}",
             f"{f.spread_pct:.0f} %",
             str(len(f.runs)),
-            "" if f.target is None else f">= {fmt(f.target)}",
+            _bound(f),
             verdict,
         )
     return t

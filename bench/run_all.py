@@ -44,7 +44,7 @@ def run_bench(script: str, extra: Sequence[str]) -> tuple[list[Figure], list[str
         if done.returncode != 0 or not out.exists():
             raise SystemExit(f"{script} failed with exit code {done.returncode}")
         payload = json.loads(out.read_text())
-    fields = ("name", "unit", "runs", "target", "note", "extra")
+    fields = ("name", "unit", "runs", "target", "note", "extra", "ceiling")
     figures = [Figure(**{k: f[k] for k in fields}) for f in payload["figures"]]
     return figures, payload["notes"], elapsed
 
