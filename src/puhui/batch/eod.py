@@ -256,10 +256,13 @@ def _upgrade_cured(conn: Connection, q: _Sql, d: date) -> int:
           AND i.due_date <= {q.day})"""
     restructured = f"""EXISTS (SELECT 1 FROM schedule_changes AS c
         WHERE c.loan_id = s.loan_id AND c.kind = '{ScheduleChangeKind.RESTRUCTURE_EXTENSION.value}')"""
+    # an officer's upgrade recorded today (services/classification) is today's one change of class
+    changed_today = f"""EXISTS (SELECT 1 FROM risk_class_changes AS r
+        WHERE r.loan_id = s.loan_id AND r.business_date = {q.day})"""
     cured = (
         f"s.status = 'active' AND s.risk_class = {int(RiskClass.SPECIAL_MENTION)} AND s.dpd = 0"
         f" AND s.current_since IS NOT NULL AND s.current_since <= {observed}"
-        f" AND {paid_since} >= {CURE_OBSERVATION_PERIODS} AND NOT {restructured}"
+        f" AND {paid_since} >= {CURE_OBSERVATION_PERIODS} AND NOT {restructured} AND NOT {changed_today}"
     )
     p = {"d": d, "observed": cure_observed_from(d), "reason": CURE_REASON, "now": datetime.now(UTC)}
     count = conn.execute(

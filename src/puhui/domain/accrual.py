@@ -127,6 +127,61 @@ def cure_upgrade(
     return classify(dpd, current, CURE_REASON), CURE_REASON
 
 
+# An officer's upgrade of a non-performing loan (次级/可疑/损失 -> 关注 or 正常), the 2023 measures'
+# conditions as quoted above: the overdue amounts paid in full (nothing past due now), normal payment
+# for two consecutive repayment periods or six months, whichever is longer (brought current at least
+# six months ago and at least two installments due and paid since), no other non-performing loan of
+# the debtor left, and the officer's recorded assessment. A restructured loan is watched at least a
+# year from its restructuring first [U: this lender's policy; the measures give a restructured asset
+# an observation period of its own].
+NPL_OBSERVATION_MONTHS = 6
+NPL_OBSERVATION_PERIODS = 2
+RESTRUCTURED_OBSERVATION_MONTHS = 12
+UPGRADE_TARGETS = (RiskClass.NORMAL, RiskClass.SPECIAL_MENTION)
+
+
+@dataclass(frozen=True, slots=True)
+class NplUpgradeFacts:
+    """What an officer's upgrade of one loan is checked against, on the business date `on`."""
+
+    current: RiskClass
+    dpd: int
+    current_since: date | None  # the day it was last brought current (None: never overdue, or overdue now)
+    installments_paid_since: int  # installments due after `current_since`, through `on`, paid
+    restructured_on: date | None  # its latest restructuring, if any
+    other_npl_loans: int  # the debtor's other active loans classed 次级 or worse
+    on: date
+
+
+def npl_upgrade_problems(facts: NplUpgradeFacts, to_class: RiskClass) -> list[str]:
+    """Why the officer may not move the loan to `to_class` today; empty when the measures allow it."""
+    if not facts.current.is_npl:
+        return [f"the loan is {facts.current.label_zh}, not non-performing: 关注 -> 正常 is the nightly cure"]
+    if to_class not in UPGRADE_TARGETS:
+        return ["a non-performing loan is upgraded to 关注 (special_mention) or 正常 (normal)"]
+    problems = []
+    if facts.dpd > 0:
+        problems.append(f"{facts.dpd} days past due: the overdue amounts must be paid in full first")
+    elif facts.current_since is None or facts.current_since > add_months(facts.on, -NPL_OBSERVATION_MONTHS):
+        since = f"since {facts.current_since.isoformat()}" if facts.current_since else "for no recorded period"
+        problems.append(f"current {since}: normal payment for at least {NPL_OBSERVATION_MONTHS} months is needed")
+    if facts.dpd == 0 and facts.installments_paid_since < NPL_OBSERVATION_PERIODS:
+        problems.append(
+            f"{facts.installments_paid_since} installment(s) paid on schedule since it was brought current:"
+            f" at least {NPL_OBSERVATION_PERIODS} consecutive ones are needed"
+        )
+    if facts.restructured_on is not None and facts.restructured_on > add_months(
+        facts.on, -RESTRUCTURED_OBSERVATION_MONTHS
+    ):
+        problems.append(
+            f"restructured on {facts.restructured_on.isoformat()}: a restructured loan is watched for"
+            f" {RESTRUCTURED_OBSERVATION_MONTHS} months before an upgrade"
+        )
+    if facts.other_npl_loans:
+        problems.append(f"the borrower still has {facts.other_npl_loans} other non-performing loan(s)")
+    return problems
+
+
 class Stage(IntEnum):
     STAGE_1 = 1  # 12-month ECL
     STAGE_2 = 2  # lifetime ECL: significant increase in credit risk (> 30 DPD)

@@ -1,9 +1,9 @@
-"""Loans: state, schedule, history, payoff quote, disbursement, repayment, restructuring and
-write-off. Money-moving POSTs require an Idempotency-Key."""
+"""Loans: state, schedule, history, payoff quote, disbursement, repayment, restructuring,
+write-off and an officer's upgrade of a non-performing loan's class. Money-moving POSTs require an Idempotency-Key."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import JSONResponse
@@ -24,10 +24,12 @@ from puhui.api.schemas.loans import (
     TransactionsOut,
 )
 from puhui.domain.access import SubjectKind
+from puhui.domain.accrual import RiskClass
 from puhui.domain.servicing import LoanStatus, PrepaymentChoice
 from puhui.money import format_amount, from_minor, to_minor
-from puhui.services import disbursement, servicing
+from puhui.services import classification, disbursement, servicing
 from puhui.services.borrowers import Forbidden, owned_row
+from puhui.services.classification import MIN_ASSESSMENT_CHARS
 
 router = APIRouter(prefix="/v1/loans", tags=["loans"])
 
@@ -130,6 +132,30 @@ class WriteOffIn(BaseModel):
 )
 def write_off(loan_id: str, body: WriteOffIn, container: ContainerDep, caller: CurrentPrincipal) -> dict[str, Any]:
     return servicing.write_off(container, loan_id, body.reason, caller)
+
+
+class ClassUpgradeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    to_class: Literal["normal", "special_mention"] = Field(description="正常 or 关注")
+    assessment: str = Field(
+        min_length=MIN_ASSESSMENT_CHARS,
+        max_length=2000,
+        description="the officer's assessment that the borrower will keep paying (kept with the change)",
+    )
+
+
+@router.post(
+    "/{loan_id}/class-upgrade", response_model=LoanOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES
+)
+def upgrade_class(
+    loan_id: str, body: ClassUpgradeIn, container: ContainerDep, caller: CurrentPrincipal
+) -> dict[str, Any]:
+    """A non-performing loan (次级/可疑/损失) to 关注 or 正常 on a credit officer's recorded
+    assessment (officer, risk, admin). 409 lists every condition of the 2023 measures not met yet:
+    the overdue paid in full, six months and two installments paid on schedule since, no other
+    non-performing loan of the borrower, a year since a restructuring."""
+    to_class = RiskClass.NORMAL if body.to_class == "normal" else RiskClass.SPECIAL_MENTION
+    return classification.upgrade_class(container, loan_id, to_class, body.assessment, caller)
 
 
 @router.get("", response_model=LoanListOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES)
