@@ -126,6 +126,7 @@ def test_an_officer_upgrades_a_cured_npl_once_the_measures_allow_it(
     status, body = _ask(client, cured, officer, assessment=ASSESSMENT)
     assert status == 200, body
     assert body["risk_class"] == "special_mention" and body["risk_class_zh"] == "关注"
+    assert body["ifrs9_stage"] == 1  # current again: the stage followed the days past due when it paid
     status, body = _ask(client, cured, officer, to_class="normal", assessment=ASSESSMENT)
     assert status == 409 and "nightly cure" in body["error"]["message"]  # 关注 now: not non-performing
 

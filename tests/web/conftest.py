@@ -107,3 +107,29 @@ def unlabelled_inputs(page: Page) -> list[str]:
                  .map(e => e.name || e.id || e.outerHTML.slice(0, 60))"""
         )
     )
+
+
+def console_sign_in(visit: Visit, lang: str, username: str) -> None:
+    """Sign a demo staff user (password "demo") in to the console, in `lang`."""
+    from puhui.web.i18n import Domain, Language, gettext_for
+
+    _ = gettext_for(Language(lang), Domain.CONSOLE)
+    page = visit.page
+    page.goto(f"/console/login?lang={lang}")
+    page.get_by_label(_("Username")).fill(username)
+    page.get_by_label(_("Password")).fill("demo")
+    page.locator("form[action='/console/login'] button[type=submit]").click()
+    page.wait_for_url(re.compile(r".*/console$"))
+
+
+def console_sign_out(visit: Visit) -> None:
+    visit.page.locator("form.sign-out button").click()
+    visit.page.wait_for_url(re.compile(r".*/console/login.*"))
+
+
+def checked(visit: Visit, step: str) -> None:
+    """Every page of a journey: no console error, every input labelled, a screenshot."""
+    visit.page.wait_for_load_state("load")
+    assert visit.errors == [], (step, visit.errors)
+    assert unlabelled_inputs(visit.page) == [], step
+    visit.shot(step)

@@ -31,7 +31,7 @@ from puhui.web.console_views import LOAN_STATUS
 from puhui.web.i18n import Domain, Language, gettext_for
 from tests.e2e.processes import ProcessStack
 from tests.helpers import bank_card, borrower_token, phone, resident_id, share_cash_flow
-from tests.web.conftest import LANGUAGES, VIEWPORTS, Visit, open_visit, unlabelled_inputs
+from tests.web.conftest import LANGUAGES, VIEWPORTS, Visit, checked, open_visit
 
 pytestmark = pytest.mark.xdist_group("browser")
 RUNS = {(lang, viewport): 700 + i for i, (lang, viewport) in enumerate((lg, v) for lg in LANGUAGES for v in VIEWPORTS)}
@@ -103,18 +103,10 @@ def _accept_and_sign(c: httpx.Client, headers: dict[str, str], n: int, applicati
     return str(_ok(c.post(f"/v1/contracts/{contract}/sign", headers=headers, json={"otp": otp}))["loan_id"])
 
 
-def _checked(visit: Visit, step: str) -> None:
-    """Every page: no console error, every input labelled, a screenshot."""
-    visit.page.wait_for_load_state("load")
-    assert visit.errors == [], (step, visit.errors)
-    assert unlabelled_inputs(visit.page) == [], step
-    visit.shot(step)
-
-
 def _sign_in(visit: Visit, lang: str, username: str) -> None:
     page = visit.page
     page.goto(f"/console/login?lang={lang}")
-    _checked(visit, f"sign-in-{username}")
+    checked(visit, f"sign-in-{username}")
     page.get_by_label(gettext_for(Language(lang), Domain.CONSOLE)("Username")).fill(username)
     page.get_by_label(gettext_for(Language(lang), Domain.CONSOLE)("Password")).fill("demo")
     page.locator("form[action='/console/login'] button[type=submit]").click()
@@ -140,7 +132,7 @@ def _officer_reviews(visit: Visit, lang: str, application_id: str) -> None:
     _ = gettext_for(Language(lang), Domain.CONSOLE)
     page = visit.page
     page.goto("/console/applications")
-    _checked(visit, "queue")
+    checked(visit, "queue")
     row = page.locator(f"tr[data-application='{application_id}']")
     expect(row).to_be_visible()
     row.get_by_role("link").click()
@@ -150,7 +142,7 @@ def _officer_reviews(visit: Visit, lang: str, application_id: str) -> None:
     expect(page.locator("ul.reasons")).to_contain_text("LARGE_TICKET")
     expect(page.locator("[data-trace-step]").first).to_be_visible()
     expect(page.locator("#h-trace").locator("xpath=..")).to_contain_text("large-ticket")  # the rule that referred it
-    _checked(visit, "decision")
+    checked(visit, "decision")
 
     page.get_by_label(_("Amount (yuan)"), exact=True).fill("600000.00")
     page.get_by_label(_("Term (months)"), exact=True).select_option("36")
@@ -159,11 +151,11 @@ def _officer_reviews(visit: Visit, lang: str, application_id: str) -> None:
     page.locator(f"form[action$='{application_id}/terms'] button").click()
     page.wait_for_url(re.compile(r".*done=proposed.*"))
     expect(page.locator("ol.history")).to_contain_text("600,000.00")
-    _checked(visit, "terms-proposed")
+    checked(visit, "terms-proposed")
 
     page.locator(f"form[action$='{application_id}/approve'] button").click()
     expect(page.locator("#approve-problem")).to_contain_text(_(MAKER_CHECKER))
-    _checked(visit, "maker-checker-refused")
+    checked(visit, "maker-checker-refused")
 
 
 def _checker_approves(visit: Visit, lang: str, application_id: str) -> None:
@@ -174,7 +166,7 @@ def _checker_approves(visit: Visit, lang: str, application_id: str) -> None:
     page.wait_for_url(re.compile(r".*done=approved.*"))
     expect(page.locator("p.notice")).to_be_visible()
     expect(page.locator("ol.history li")).to_have_count(2)
-    _checked(visit, "approved")
+    checked(visit, "approved")
 
 
 def _ops_pays_out(visit: Visit, lang: str, loan_id: str, card: str) -> None:
@@ -182,7 +174,7 @@ def _ops_pays_out(visit: Visit, lang: str, loan_id: str, card: str) -> None:
     page = visit.page
     page.goto(f"/console/loans/{loan_id}")
     expect(page.locator("[data-field=status]")).to_have_text(_(LOAN_STATUS[LoanStatus.PENDING_DISBURSEMENT]))
-    _checked(visit, "loan-signed")
+    checked(visit, "loan-signed")
     page.get_by_label(_("Borrower's bank card number")).fill(card)
     page.locator(f"form[action$='{loan_id}/payout'] button").click()
     expect(page.locator("#payout-problem")).to_be_empty()
@@ -194,7 +186,7 @@ def _ops_pays_out(visit: Visit, lang: str, loan_id: str, card: str) -> None:
     ledger = page.locator("#ledger tbody tr")
     assert ledger.count() >= 1
     expect(page.locator("#ledger tr[data-code=disbursement]").first).to_be_visible()
-    _checked(visit, "loan-paid-out")
+    checked(visit, "loan-paid-out")
 
 
 def _dashboard_matches_the_database(visit: Visit, db: Database) -> None:
@@ -211,7 +203,7 @@ def _dashboard_matches_the_database(visit: Visit, db: Database) -> None:
     shown = page.locator("[data-figure=portfolio]")
     assert int(shown.get_attribute("data-minor") or "-1") == minor
     expect(shown.locator(".figure")).to_have_text(f"¥{from_minor(minor):,.2f}")
-    _checked(visit, "dashboard")
+    checked(visit, "dashboard")
 
 
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))

@@ -26,7 +26,7 @@ from puhui.web.console_support import DONE_NOTICES, Done
 from puhui.web.i18n import Domain, Language, gettext_for
 from tests.e2e.processes import ProcessStack
 from tests.helpers import bank_card, phone, resident_id, staff_token
-from tests.web.conftest import LANGUAGES, VIEWPORTS, Visit, open_visit, unlabelled_inputs
+from tests.web.conftest import LANGUAGES, VIEWPORTS, Visit, console_sign_in, open_visit, unlabelled_inputs
 
 pytestmark = pytest.mark.xdist_group("browser")
 # the domain's reasons for a product over a rate cap (puhui.web.reasons), as the console words them
@@ -89,16 +89,6 @@ def _checked(visit: Visit, step: str) -> str:
     return html
 
 
-def _sign_in(visit: Visit, lang: str, username: str) -> None:
-    _ = gettext_for(Language(lang), Domain.CONSOLE)
-    page = visit.page
-    page.goto(f"/console/login?lang={lang}")
-    page.get_by_label(_("Username")).fill(username)
-    page.get_by_label(_("Password")).fill("demo")
-    page.locator("form[action='/console/login'] button[type=submit]").click()
-    page.wait_for_url(re.compile(r".*/console$"))
-
-
 @pytest.mark.parametrize("viewport", list(VIEWPORTS))
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_page_renders_labelled_and_masked(
@@ -116,7 +106,7 @@ def test_every_page_renders_labelled_and_masked(
         expect(page.locator("#login-problem")).to_contain_text(_("Wrong username or password."))
         _checked(visit, "wrong-password")
 
-        _sign_in(visit, lang, "admin")
+        console_sign_in(visit, lang, "admin")
         for path in PAGES:
             page.goto(path)
             html = _checked(visit, path.strip("/").replace("/", "-") or "dashboard")
@@ -147,7 +137,7 @@ def test_operations_close_the_day_and_reconcile(browser: Browser, book: tuple[Pr
     visit = open_visit(browser, stack.base, "console-ops", lang, "desktop")
     page = visit.page
     try:
-        _sign_in(visit, lang, "ops")
+        console_sign_in(visit, lang, "ops")
         page.goto("/console/eod")
         if page.locator("form[action='/console/eod']").count():
             page.locator("form[action='/console/eod'] button").click()
@@ -194,7 +184,7 @@ def test_admin_edits_a_rate_range_and_the_portal_calculator_uses_it(
     page = visit.page
     low = "7.25" if lang == "zh" else "7.40"  # each language saves a value of its own
     try:
-        _sign_in(visit, lang, "admin")
+        console_sign_in(visit, lang, "admin")
         page.goto("/console/products")
         page.get_by_role(
             "link",

@@ -153,33 +153,67 @@ class NplUpgradeFacts:
     on: date
 
 
+class UpgradeCondition(StrEnum):
+    """The conditions of an officer's upgrade, each checked on its own (the console lists them)."""
+
+    PAID_UP = "paid_up"  # the overdue amounts paid in full: nothing past due
+    SIX_MONTHS_CURRENT = "six_months_current"
+    TWO_PERIODS_PAID = "two_periods_paid"
+    RESTRUCTURING_OBSERVED = "restructuring_observed"
+    NO_OTHER_NPL = "no_other_npl"
+
+
+def npl_upgrade_checks(facts: NplUpgradeFacts) -> dict[UpgradeCondition, bool]:
+    """Each condition and whether the loan meets it on `facts.on`."""
+    paid_up = facts.dpd == 0
+    since, restructured = facts.current_since, facts.restructured_on
+    return {
+        UpgradeCondition.PAID_UP: paid_up,
+        UpgradeCondition.SIX_MONTHS_CURRENT: (
+            paid_up and since is not None and since <= add_months(facts.on, -NPL_OBSERVATION_MONTHS)
+        ),
+        UpgradeCondition.TWO_PERIODS_PAID: paid_up and facts.installments_paid_since >= NPL_OBSERVATION_PERIODS,
+        UpgradeCondition.RESTRUCTURING_OBSERVED: (
+            restructured is None or restructured <= add_months(facts.on, -RESTRUCTURED_OBSERVATION_MONTHS)
+        ),
+        UpgradeCondition.NO_OTHER_NPL: facts.other_npl_loans == 0,
+    }
+
+
 def npl_upgrade_problems(facts: NplUpgradeFacts, to_class: RiskClass) -> list[str]:
-    """Why the officer may not move the loan to `to_class` today; empty when the measures allow it."""
+    """Why the officer may not move the loan to `to_class` today; empty when the measures allow it.
+    While the loan is overdue only that is said (the observation has not started)."""
     if not facts.current.is_npl:
         return [f"the loan is {facts.current.label_zh}, not non-performing: 关注 -> 正常 is the nightly cure"]
     if to_class not in UPGRADE_TARGETS:
         return ["a non-performing loan is upgraded to 关注 (special_mention) or 正常 (normal)"]
-    problems = []
-    if facts.dpd > 0:
-        problems.append(f"{facts.dpd} days past due: the overdue amounts must be paid in full first")
-    elif facts.current_since is None or facts.current_since > add_months(facts.on, -NPL_OBSERVATION_MONTHS):
-        since = f"since {facts.current_since.isoformat()}" if facts.current_since else "for no recorded period"
-        problems.append(f"current {since}: normal payment for at least {NPL_OBSERVATION_MONTHS} months is needed")
-    if facts.dpd == 0 and facts.installments_paid_since < NPL_OBSERVATION_PERIODS:
-        problems.append(
-            f"{facts.installments_paid_since} installment(s) paid on schedule since it was brought current:"
-            f" at least {NPL_OBSERVATION_PERIODS} consecutive ones are needed"
-        )
-    if facts.restructured_on is not None and facts.restructured_on > add_months(
-        facts.on, -RESTRUCTURED_OBSERVATION_MONTHS
-    ):
-        problems.append(
-            f"restructured on {facts.restructured_on.isoformat()}: a restructured loan is watched for"
-            f" {RESTRUCTURED_OBSERVATION_MONTHS} months before an upgrade"
-        )
-    if facts.other_npl_loans:
-        problems.append(f"the borrower still has {facts.other_npl_loans} other non-performing loan(s)")
-    return problems
+    checks = npl_upgrade_checks(facts)
+    unmet = [c for c, met in checks.items() if not met]
+    if not checks[UpgradeCondition.PAID_UP]:
+        unmet = [c for c in unmet if c not in (UpgradeCondition.SIX_MONTHS_CURRENT, UpgradeCondition.TWO_PERIODS_PAID)]
+    return [_unmet_text(c, facts) for c in unmet]
+
+
+def _unmet_text(condition: UpgradeCondition, facts: NplUpgradeFacts) -> str:
+    match condition:
+        case UpgradeCondition.PAID_UP:
+            return f"{facts.dpd} days past due: the overdue amounts must be paid in full first"
+        case UpgradeCondition.SIX_MONTHS_CURRENT:
+            since = f"since {facts.current_since.isoformat()}" if facts.current_since else "for no recorded period"
+            return f"current {since}: normal payment for at least {NPL_OBSERVATION_MONTHS} months is needed"
+        case UpgradeCondition.TWO_PERIODS_PAID:
+            return (
+                f"{facts.installments_paid_since} installment(s) paid on schedule since it was brought current:"
+                f" at least {NPL_OBSERVATION_PERIODS} consecutive ones are needed"
+            )
+        case UpgradeCondition.RESTRUCTURING_OBSERVED:
+            on = facts.restructured_on.isoformat() if facts.restructured_on else "?"
+            return (
+                f"restructured on {on}: a restructured loan is watched for"
+                f" {RESTRUCTURED_OBSERVATION_MONTHS} months before an upgrade"
+            )
+        case UpgradeCondition.NO_OTHER_NPL:
+            return f"the borrower still has {facts.other_npl_loans} other non-performing loan(s)"
 
 
 class Stage(IntEnum):

@@ -75,20 +75,21 @@ def upgrade_class(
     return dict(container.db.transaction(work))
 
 
-def upgrade_problems(container: Container, loan_id: str, to_class: RiskClass) -> list[str]:
-    """What stands in the way of an upgrade today (the console shows it before the officer asks)."""
+def upgrade_facts(container: Container, loan_id: str) -> NplUpgradeFacts | None:
+    """What an upgrade of the loan would be checked against today (the console shows each
+    condition before the officer asks); None for a loan that is not active."""
     today = container.clock.business_date()
 
-    def work(conn: Connection) -> list[str]:
+    def work(conn: Connection) -> NplUpgradeFacts | None:
         loan = conn.execute(select(loans).where(loans.c.id == loan_id)).first()
         if loan is None:
             raise NotFound(f"loan {loan_id} was not found")
         state = conn.execute(select(loan_servicing).where(loan_servicing.c.loan_id == loan_id)).first()
         if state is None or state.status != LoanStatus.ACTIVE.value:
-            return ["only an active loan's class is upgraded"]
-        return npl_upgrade_problems(_facts(conn, loan, state, today), to_class)
+            return None
+        return _facts(conn, loan, state, today)
 
-    return list(container.db.read(work))
+    return container.db.read(work)
 
 
 def _facts(conn: Connection, loan: Any, state: Any, today: date) -> NplUpgradeFacts:

@@ -21,7 +21,7 @@ from puhui.adapters.db import ledger_repository, product_repository
 from puhui.adapters.db.tables import borrowers, installments, loan_servicing, loans, repayments, schedule_changes
 from puhui.bootstrap import Container
 from puhui.domain.access import Principal, Role, SubjectKind
-from puhui.domain.accrual import RiskClass
+from puhui.domain.accrual import RiskClass, stage_for
 from puhui.domain.allocation import Split
 from puhui.domain.errors import DomainValidationError, FieldProblem
 from puhui.domain.ledger import AccountCode, TransferCode
@@ -547,7 +547,10 @@ def _refresh_overdue(conn: Connection, loan_id: str, today: date, was_overdue: b
         .order_by(installments.c.due_date)
         .limit(1)
     ).scalar()
-    values: dict[str, Any] = {"overdue_since": oldest, "dpd": days_past_due(oldest, today)}
+    dpd = days_past_due(oldest, today)
+    # the stage follows the days past due at once (rule 10): the end of day only revisits loans
+    # still overdue, so a payment that clears the arrears sets it here
+    values: dict[str, Any] = {"overdue_since": oldest, "dpd": dpd, "stage": int(stage_for(dpd))}
     if oldest is None and was_overdue:
         values["current_since"] = today
     conn.execute(loan_servicing.update().where(loan_servicing.c.loan_id == loan_id).values(**values))

@@ -17,7 +17,9 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from puhui.api.deps import ContainerDep
+from puhui.bootstrap import Container
 from puhui.domain.access import Principal
+from puhui.domain.accrual import UPGRADE_TARGETS, npl_upgrade_checks
 from puhui.domain.apr import HUNDRED
 from puhui.domain.errors import DomainValidationError
 from puhui.domain.pricing import cheapest_apr, worst_case_apr
@@ -28,6 +30,7 @@ from puhui.services import (
     auth,
     borrowers,
     catalogue,
+    classification,
     decisions,
     disbursement,
     eod,
@@ -281,7 +284,32 @@ def loan(request: Request, loan_id: str, container: ContainerDep, who: LoansPage
     detail = reports.loan_detail(container, loan_id)
     names = reports.staff_names(container, [e.actor for e in detail.events if e.actor])
     context: dict[str, Any] = {"detail": detail, "l": detail.loan, "names": names, "payout_key": str(uuid.uuid4())}
+    context["upgrade"] = _upgrade_checklist(container, loan_id)
     return page(request, container, who, "console/loan.html", **context)
+
+
+def _upgrade_checklist(container: Container, loan_id: str) -> dict[str, Any] | None:
+    """For an active non-performing loan: each condition of an officer's upgrade, met or not."""
+    facts = classification.upgrade_facts(container, loan_id)
+    if facts is None or not facts.current.is_npl:
+        return None
+    checks = npl_upgrade_checks(facts)
+    return {"facts": facts, "checks": checks, "ready": all(checks.values()), "targets": UPGRADE_TARGETS}
+
+
+@router.post("/loans/{loan_id}/class-upgrade")
+def upgrade_class(request: Request, loan_id: str, container: ContainerDep, who: LoansPage, form: Form) -> Response:
+    require_action(who, Action.UPGRADE_CLASS)
+
+    def run() -> None:
+        targets = {c.name.lower(): c for c in UPGRADE_TARGETS}
+        problems = [("to_class", "is required")] if form.get("to_class") not in targets else []
+        problems += [("assessment", "is required")] if not form.get("assessment") else []
+        if problems:
+            raise FormProblem(problems)
+        classification.upgrade_class(container, loan_id, targets[form["to_class"]], form["assessment"], who)
+
+    return act(request, run, f"/console/loans/{loan_id}", Done.CLASS_UPGRADED)
 
 
 @router.get("/loans/{loan_id}/status", response_class=HTMLResponse)

@@ -28,7 +28,7 @@ from puhui.domain.errors import DomainValidationError
 from puhui.domain.ledger import LedgerError
 from puhui.domain.schedule import ScheduleError
 from puhui.money import MoneyError
-from puhui.services import fraud, monitoring, reports, reviews
+from puhui.services import classification, fraud, monitoring, reports, reviews
 from puhui.services.auth import AuthError, RateLimited
 from puhui.services.borrowers import Conflict, Forbidden, NotFound
 from puhui.web import console_views as views
@@ -84,6 +84,7 @@ class Action(StrEnum):
     CLOSE_DAY = "close_day"
     RECONCILE = "reconcile"
     RESOLVE_ALERT = "resolve_alert"
+    UPGRADE_CLASS = "upgrade_class"
 
 
 # Payouts: the API lets any staff user (and the borrower) ask for a signed loan's money; in the
@@ -94,6 +95,7 @@ ACTION_ROLES: dict[Action, tuple[Role, ...]] = {
     Action.CLOSE_DAY: (Role.OPS,),
     Action.RECONCILE: (Role.OPS,),
     Action.RESOLVE_ALERT: fraud.ALERT_ROLES,
+    Action.UPGRADE_CLASS: classification.UPGRADE_ROLES,
 }
 
 
@@ -109,6 +111,7 @@ class Done(StrEnum):
     RESOLVED = "resolved"
     SIGNED_OUT = "signed_out"
     PRODUCT_SAVED = "product_saved"
+    CLASS_UPGRADED = "class_upgraded"
 
 
 DONE_NOTICES = {
@@ -118,6 +121,7 @@ DONE_NOTICES = {
     Done.PAYOUT: N_("Payout sent to the bank. The loan becomes active when the bank confirms it."),
     Done.DAY_CLOSED: N_("The business day is closed."),
     Done.RECONCILED: N_("Reconciliation finished."),
+    Done.CLASS_UPGRADED: N_("Upgraded, with your assessment recorded; the provision follows at the end of day."),
     Done.RESOLVED: N_("The alert is resolved."),
     Done.SIGNED_OUT: N_("You are signed out."),
     Done.PRODUCT_SAVED: N_("Saved as a new version: new quotes use it; loans already signed keep their terms."),
@@ -293,6 +297,8 @@ FIELD_LABELS = {
     "reason": N_("Reason"),
     "account_number": N_("Bank card number"),
     "resolution": N_("What was found and done"),
+    "assessment": N_("Your assessment"),
+    "to_class": N_("New class"),
     "business_date": N_("Business date"),
 }
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from puhui.clock import CHINA_TZ, as_utc
 from puhui.domain.access import Role
-from puhui.domain.accrual import RiskClass
+from puhui.domain.accrual import RiskClass, UpgradeCondition
 from puhui.domain.borrowers import Sector, SizeClass
 from puhui.domain.enums import AllocationTarget, BorrowerKind, LenderType, LoanPurpose, RepaymentMethod
 from puhui.domain.ledger import CHART, TransferCode
@@ -100,6 +100,14 @@ RISK_CLASS = {
     RiskClass.LOSS: N_("Loss"),
 }
 RISK_CLASS_CSS = {c: c.name.lower() for c in RiskClass}
+CONDITION_MET = {True: N_("Met"), False: N_("Not yet")}
+UPGRADE_CONDITION = {
+    UpgradeCondition.PAID_UP: N_("The overdue amounts are paid in full"),
+    UpgradeCondition.SIX_MONTHS_CURRENT: N_("Paid normally for at least six months"),
+    UpgradeCondition.TWO_PERIODS_PAID: N_("At least two installments paid on schedule since"),
+    UpgradeCondition.RESTRUCTURING_OBSERVED: N_("No restructuring in the past year"),
+    UpgradeCondition.NO_OTHER_NPL: N_("The borrower has no other non-performing loan"),
+}
 DPD_BUCKET = {
     DpdBucket.CURRENT: N_("Current"),
     DpdBucket.DPD_1_30: N_("1–30 days"),
