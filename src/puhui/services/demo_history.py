@@ -5,8 +5,9 @@ thin files, strained cash flow, blemishes at other lenders, falling takings, kno
 tickets), apply on days spread evenly over the year with gentle growth and the Spring Festival
 lull. The real decision answers; referred applications are decided by the demo's credit officer
 and risk manager (maker–checker); approved borrowers sign and are paid out. Each loan gets a
-behaviour (on time, late on a stretch of installments then cured, prepaid, paid off early,
-restructured, defaulted and written off) and the end-of-day run closes every business day in
+behaviour (on time, late on a stretch of installments then cured, more than 90 days late then
+paid up and on time since — non-performing until a credit officer upgrades it in the console —,
+prepaid, paid off early, restructured, defaulted and written off) and the end-of-day run closes every business day in
 between (upgrading a cured loan's class once it has kept current, domain/accrual.cure_upgrade);
 then today's business runs up to the clock's time and is left open, so the console and the reports
 show loans in every state, and today's payouts, with ledger postings behind every figure.
@@ -161,6 +162,7 @@ class Behaviour(StrEnum):
     PAYOFF = "payoff"
     RESTRUCTURED = "restructured"
     DEFAULTED = "defaulted"
+    NPL_CURED = "npl_cured"  # pays nothing until 次级 (> 90 days late), then everything and on time since
 
 
 BEHAVIOURS = [
@@ -170,6 +172,7 @@ BEHAVIOURS = [
     (Behaviour.PAYOFF, 6),
     (Behaviour.RESTRUCTURED, 1),
     (Behaviour.DEFAULTED, 4),
+    (Behaviour.NPL_CURED, 1),
 ]
 RISKIER_BEHAVIOURS = [
     (Behaviour.ON_TIME, 62),
@@ -178,6 +181,7 @@ RISKIER_BEHAVIOURS = [
     (Behaviour.PAYOFF, 5),
     (Behaviour.RESTRUCTURED, 4),
     (Behaviour.DEFAULTED, 12),
+    (Behaviour.NPL_CURED, 3),
 ]
 
 
@@ -584,6 +588,8 @@ def _book_loan(container: Container, a: Applicant, loan_id: str, day: date, book
     plan = Plan(loan_id, a.who, behaviour, lag_days=_lag_days(rng), product=a.product)
     if behaviour is Behaviour.LATE_CURED:
         plan.late_from, plan.late_count = _late_stretch(book.lates)
+    if behaviour is Behaviour.NPL_CURED:
+        plan.lag_days = book.lates.randint(95, 130)  # past the 次级 line, then paid up
     if behaviour is Behaviour.DEFAULTED:
         plan.stop_after = rng.choices([0, 1, 2, 3], [35, 30, 20, 15])[0]  # most defaults come early
     if behaviour in (Behaviour.PREPAY, Behaviour.PAYOFF):
@@ -708,6 +714,10 @@ def _pays_today(plan: Plan, due_today: bool, dpd: int) -> bool:
             return dpd >= plan.lag_days
     if plan.behaviour is Behaviour.RESTRUCTURED:
         return dpd >= plan.lag_days
+    if plan.behaviour is Behaviour.NPL_CURED:
+        if dpd < plan.lag_days:
+            return False
+        plan.behaviour = Behaviour.ON_TIME  # everything overdue paid today; on time from now on
     return due_today or dpd > 0
 
 
