@@ -45,6 +45,17 @@ async def get_credentials(
 
 CredentialsDep = Annotated[Credentials, Depends(get_credentials)]
 
+# What `CredentialsDep` adds to a route's OpenAPI operation, for a route that reads the headers itself
+CREDENTIALS_SECURITY: list[dict[str, list[str]]] = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+
+
+def credentials_of(request: Request) -> Credentials:
+    """`CredentialsDep` read straight from the headers, as HTTPBearer and APIKeyHeader read them
+    (a route on the hot path skips FastAPI's dependency solving, ~0.2 ms a request)."""
+    scheme, _, token = (request.headers.get("authorization") or "").partition(" ")
+    bearer = token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    return Credentials(bearer, request.headers.get("x-api-key") or None)
+
 
 def authenticate(container: Container, credentials: Credentials) -> Principal:
     """The caller, or 401. Blocking (one database look-up): call it from a worker thread."""

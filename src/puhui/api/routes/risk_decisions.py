@@ -6,13 +6,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from puhui.api.deps import ContainerDep, CredentialsDep, CurrentPrincipal, authenticate
+from puhui.api.deps import CREDENTIALS_SECURITY, ContainerDep, CurrentPrincipal, authenticate, credentials_of
 from puhui.api.schemas.common import ERROR_RESPONSES, AmountIn
 from puhui.api.schemas.risk import MonitoringOut, ReplayOut, RiskDecisionOut
+from puhui.bootstrap import Container
 from puhui.services import decisions, monitoring
 
 router = APIRouter(prefix="/v1/risk", tags=["risk decisions"])
@@ -26,15 +27,25 @@ class PreApprovalIn(BaseModel):
     term_months: int = Field(ge=1, le=360)
 
 
-# the model documents the body; the route writes the body itself (orjson, below)
-@router.post("/decisions", status_code=201, responses=ERROR_RESPONSES, response_model=RiskDecisionOut)
-async def pre_approve(body: PreApprovalIn, container: ContainerDep, credentials: CredentialsDep) -> Response:
+# The model documents the body; the route writes the body itself (orjson, below). The container
+# and the credentials come from the request, not from dependencies: FastAPI solves four of them
+# (the container, HTTPBearer, APIKeyHeader, the credentials) on every call otherwise.
+@router.post(
+    "/decisions",
+    status_code=201,
+    responses=ERROR_RESPONSES,
+    response_model=RiskDecisionOut,
+    openapi_extra={"security": CREDENTIALS_SECURITY},
+)
+async def pre_approve(body: PreApprovalIn, request: Request) -> Response:
     """`{outcome, credit_limit, approved_amount, annual_rate, apr, pd, score, reasons, factors,
     model_version, policy_version}`; 409 without the borrower's `credit_assessment` consent.
 
     The hot path of the instant decision: the caller's look-up, the decision and the response's
     JSON in ONE worker thread (a sync route would hop to the thread pool three times: the caller,
     the work, the response's validation), the JSON by orjson as FastAPI would write it."""
+    container: Container = request.app.state.container
+    credentials = credentials_of(request)
 
     def work() -> bytes:
         caller = authenticate(container, credentials)
