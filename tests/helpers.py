@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import socket
 import time
-from datetime import date
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import httpx
 
 from puhui.domain.identity import id_number_check_char, luhn_check_digit, uscc_check_char
+
+if TYPE_CHECKING:  # kept out of the import: most tests need none of the app
+    from fastapi.testclient import TestClient
+
+    from puhui.adapters.db.database import Database
+    from puhui.bootstrap import Container
+    from puhui.clock import FixedClock
 
 
 def resident_id(serial: int, born: str = "19850612", region: str = "330106") -> str:
@@ -92,3 +102,24 @@ def share_cash_flow(
     sent = client.post(f"/v1/borrowers/{borrower_id}/data/transactions", json=rows, headers=headers)
     assert sent.status_code == 202 and not sent.json()["rejected"], sent.text
     return int(sent.json()["accepted"])
+
+
+@contextmanager
+def api_lender(db: Database, start: datetime) -> Iterator[tuple[TestClient, Container, FixedClock]]:
+    """The demo lender (products, capital, staff users) on `db` with its clock at `start`, and an
+    in-process API client; tokens live as long as the simulated months a test walks through."""
+    from fastapi.testclient import TestClient
+
+    from puhui.api.app import create_app
+    from puhui.bootstrap import Container, prepare, seed_demo_capital, seed_demo_staff
+    from puhui.clock import FixedClock
+    from puhui.config import load_settings
+
+    clock = FixedClock(start)
+    settings = load_settings(database_url=db.url, env="demo", token_ttl_minutes=60 * 24 * 400)
+    container = Container(settings, db, clock)
+    prepare(container)
+    seed_demo_capital(container)
+    seed_demo_staff(container)
+    with TestClient(create_app(container)) as client:
+        yield client, container, clock

@@ -11,26 +11,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from puhui.adapters.db.database import Database
-from puhui.api.app import create_app
-from puhui.bootstrap import Container, prepare, seed_demo_capital, seed_demo_staff
+from puhui.bootstrap import Container
 from puhui.clock import FixedClock
-from puhui.config import load_settings
 from puhui.domain.enums import BorrowerKind
 from puhui.services import seeding
-from tests.helpers import borrower_token, phone, resident_id, staff_token
+from tests.helpers import api_lender, borrower_token, phone, resident_id, staff_token
 
 
 @pytest.fixture
 def setup(db: Database) -> Iterator[tuple[TestClient, Container, FixedClock]]:
-    clock = FixedClock(datetime(2026, 3, 10, 2, tzinfo=UTC))
-    # tokens live as long as the simulated months the test walks through
-    settings = load_settings(database_url=db.url, env="demo", token_ttl_minutes=60 * 24 * 400)
-    container = Container(settings, db, clock)
-    prepare(container)
-    seed_demo_capital(container)
-    seed_demo_staff(container)
-    with TestClient(create_app(container)) as client:
-        yield client, container, clock
+    with api_lender(db, datetime(2026, 3, 10, 2, tzinfo=UTC)) as lender:
+        yield lender
 
 
 def _loan(container: Container, n: int) -> str:

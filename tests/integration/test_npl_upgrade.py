@@ -17,10 +17,8 @@ from sqlalchemy import select
 
 from puhui.adapters.db.database import Database
 from puhui.adapters.db.tables import loan_servicing, risk_class_changes
-from puhui.api.app import create_app
-from puhui.bootstrap import Container, prepare, seed_demo_capital, seed_demo_staff
+from puhui.bootstrap import Container
 from puhui.clock import FixedClock
-from puhui.config import load_settings
 from puhui.domain.access import Principal, Role, SubjectKind
 from puhui.domain.accrual import RiskClass, required_provision
 from puhui.domain.borrowers import Sector
@@ -28,7 +26,7 @@ from puhui.domain.enums import BorrowerKind
 from puhui.money import from_minor, to_minor
 from puhui.services import reports, seeding, servicing
 from puhui.services.eod import run_eod
-from tests.helpers import phone, staff_token, uscc
+from tests.helpers import api_lender, phone, staff_token, uscc
 
 OPS = Principal(SubjectKind.STAFF, "ops-1", Role.OPS)
 FINANCE = Principal(SubjectKind.STAFF, "fin-1", Role.FINANCE)
@@ -37,14 +35,8 @@ ASSESSMENT = "借款人经营恢复，近六个月按期足额还款，走访确
 
 @pytest.fixture
 def setup(db: Database) -> Iterator[tuple[TestClient, Container, FixedClock]]:
-    clock = FixedClock(datetime(2026, 1, 15, 2, tzinfo=UTC))
-    settings = load_settings(database_url=db.url, env="demo", token_ttl_minutes=60 * 24 * 400)
-    container = Container(settings, db, clock)
-    prepare(container)
-    seed_demo_capital(container)
-    seed_demo_staff(container)
-    with TestClient(create_app(container)) as client:
-        yield client, container, clock
+    with api_lender(db, datetime(2026, 1, 15, 2, tzinfo=UTC)) as lender:
+        yield lender
 
 
 def _state(container: Container, loan_id: str):  # type: ignore[no-untyped-def]
