@@ -17,6 +17,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 
 from puhui.adapters.db.database import Database
 from puhui.bootstrap import seed_demo_capital, seed_demo_staff
+from puhui.web.i18n import Domain, Language, gettext_for
 from tests.e2e.processes import ProcessStack
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "var" / "test-artifacts" / "screenshots"
@@ -111,8 +112,6 @@ def unlabelled_inputs(page: Page) -> list[str]:
 
 def console_sign_in(visit: Visit, lang: str, username: str) -> None:
     """Sign a demo staff user (password "demo") in to the console, in `lang`."""
-    from puhui.web.i18n import Domain, Language, gettext_for
-
     _ = gettext_for(Language(lang), Domain.CONSOLE)
     page = visit.page
     page.goto(f"/console/login?lang={lang}")

@@ -31,7 +31,7 @@ from puhui.web.console_views import LOAN_STATUS
 from puhui.web.i18n import Domain, Language, gettext_for
 from tests.e2e.processes import ProcessStack
 from tests.helpers import bank_card, borrower_token, phone, resident_id, share_cash_flow
-from tests.web.conftest import LANGUAGES, VIEWPORTS, Visit, checked, open_visit
+from tests.web.conftest import LANGUAGES, VIEWPORTS, Visit, checked, console_sign_out, open_visit
 
 pytestmark = pytest.mark.xdist_group("browser")
 RUNS = {(lang, viewport): 700 + i for i, (lang, viewport) in enumerate((lg, v) for lg in LANGUAGES for v in VIEWPORTS)}
@@ -111,11 +111,6 @@ def _sign_in(visit: Visit, lang: str, username: str) -> None:
     page.get_by_label(gettext_for(Language(lang), Domain.CONSOLE)("Password")).fill("demo")
     page.locator("form[action='/console/login'] button[type=submit]").click()
     page.wait_for_url(re.compile(r".*/console$"))
-
-
-def _sign_out(visit: Visit) -> None:
-    visit.page.locator("form.sign-out button").click()
-    visit.page.wait_for_url(re.compile(r".*/console/login.*"))
 
 
 def _portfolio_minor(db: Database) -> tuple[int, int]:
@@ -216,10 +211,10 @@ def test_queue_to_approval_to_payout(browser: Browser, console_stack: ProcessSta
         try:
             _sign_in(visit, lang, "officer")
             _officer_reviews(visit, lang, application_id)
-            _sign_out(visit)
+            console_sign_out(visit)
             _sign_in(visit, lang, "risk")
             _checker_approves(visit, lang, application_id)
-            _sign_out(visit)
+            console_sign_out(visit)
             loan_id = _accept_and_sign(c, borrower, n, application_id)
             _sign_in(visit, lang, "ops")
             _ops_pays_out(visit, lang, loan_id, bank_card(n))

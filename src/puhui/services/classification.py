@@ -50,11 +50,12 @@ def upgrade_class(
         if state is None or state.status != LoanStatus.ACTIVE.value:
             status = state.status if state is not None else loan.status
             raise Conflict(f"loan {loan_id} is {status}; only an active loan's class is upgraded", "loan_id")
+        # a loan still non-performing had no change of class today (the end of day only upgrades
+        # 关注, an officer's upgrade leaves 次级 and worse), so today's row is free; the row lock
+        # orders two officers, and the second is told the loan is no longer non-performing
         problems = npl_upgrade_problems(_facts(conn, loan, state, today), to_class)
         if problems:
             raise Conflict("the loan cannot be upgraded yet: " + "; ".join(problems), "to_class")
-        if _changed_on(conn, loan_id, today):
-            raise Conflict(f"the loan's class was already changed on {today}; change it again tomorrow", "loan_id")
         conn.execute(
             risk_class_changes.insert().values(
                 loan_id=loan_id,
@@ -131,12 +132,3 @@ def _facts(conn: Connection, loan: Any, state: Any, today: date) -> NplUpgradeFa
         other_npl_loans=int(other_npl),
         on=today,
     )
-
-
-def _changed_on(conn: Connection, loan_id: str, on: date) -> bool:
-    found = conn.execute(
-        select(risk_class_changes.c.loan_id).where(
-            and_(risk_class_changes.c.loan_id == loan_id, risk_class_changes.c.business_date == on)
-        )
-    ).first()
-    return found is not None

@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from puhui.api.deps import ContainerDep
 from puhui.bootstrap import Container
 from puhui.domain.access import Principal
-from puhui.domain.accrual import UPGRADE_TARGETS, npl_upgrade_checks
+from puhui.domain.accrual import UPGRADE_TARGETS, RiskClass, npl_upgrade_checks
 from puhui.domain.apr import HUNDRED
 from puhui.domain.errors import DomainValidationError
 from puhui.domain.pricing import cheapest_apr, worst_case_apr
@@ -284,14 +284,17 @@ def loan(request: Request, loan_id: str, container: ContainerDep, who: LoansPage
     detail = reports.loan_detail(container, loan_id)
     names = reports.staff_names(container, [e.actor for e in detail.events if e.actor])
     context: dict[str, Any] = {"detail": detail, "l": detail.loan, "names": names, "payout_key": str(uuid.uuid4())}
-    context["upgrade"] = _upgrade_checklist(container, loan_id)
+    context["upgrade"] = _upgrade_checklist(container, detail.loan)
     return page(request, container, who, "console/loan.html", **context)
 
 
-def _upgrade_checklist(container: Container, loan_id: str) -> dict[str, Any] | None:
-    """For an active non-performing loan: each condition of an officer's upgrade, met or not."""
-    facts = classification.upgrade_facts(container, loan_id)
-    if facts is None or not facts.current.is_npl:
+def _upgrade_checklist(container: Container, loan: Mapping[str, Any]) -> dict[str, Any] | None:
+    """For an active non-performing loan (`loan`: servicing.loan_view, already read for the page):
+    each condition of an officer's upgrade, met or not. Other loans read nothing more."""
+    if loan["status"] != LoanStatus.ACTIVE.value or not RiskClass[loan["risk_class"].upper()].is_npl:
+        return None
+    facts = classification.upgrade_facts(container, loan["id"])
+    if facts is None:  # paid off or written off since the page's own read
         return None
     checks = npl_upgrade_checks(facts)
     return {"facts": facts, "checks": checks, "ready": all(checks.values()), "targets": UPGRADE_TARGETS}

@@ -154,8 +154,7 @@ def upgrade_class(
     assessment (officer, risk, admin). 409 lists every condition of the 2023 measures not met yet:
     the overdue paid in full, six months and two installments paid on schedule since, no other
     non-performing loan of the borrower, a year since a restructuring."""
-    to_class = RiskClass.NORMAL if body.to_class == "normal" else RiskClass.SPECIAL_MENTION
-    return classification.upgrade_class(container, loan_id, to_class, body.assessment, caller)
+    return classification.upgrade_class(container, loan_id, RiskClass[body.to_class.upper()], body.assessment, caller)
 
 
 @router.get("", response_model=LoanListOut, response_model_exclude_unset=True, responses=ERROR_RESPONSES)
